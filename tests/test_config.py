@@ -1,0 +1,102 @@
+"""Profiles, pick/expect, seeding and setup."""
+
+import numpy as np
+import pytest
+import torch
+
+import reps4lhc_tutor as tutor
+from reps4lhc_tutor.config import PROFILE_ENV
+
+
+@pytest.mark.parametrize("profile", tutor.PROFILES)
+def test_profile_from_environment(monkeypatch, profile):
+    monkeypatch.setenv(PROFILE_ENV, profile.upper())
+    assert tutor.active_profile() == profile
+
+
+def test_default_profile_follows_hardware(monkeypatch):
+    monkeypatch.delenv(PROFILE_ENV, raising=False)
+    assert tutor.active_profile() == ("gpu" if torch.cuda.is_available() else "cpu")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert tutor.active_profile() == "gpu"
+
+
+def test_unknown_profile_names_the_choices(monkeypatch):
+    monkeypatch.setenv(PROFILE_ENV, "laptop")
+    with pytest.raises(ValueError, match=r"'laptop' is not a profile; use one of ci, cpu, gpu"):
+        tutor.active_profile()
+
+
+@pytest.mark.parametrize(("profile", "expected"), [("ci", 1), ("cpu", 2), ("gpu", 3)])
+def test_pick_returns_the_active_value(monkeypatch, profile, expected):
+    monkeypatch.setenv(PROFILE_ENV, profile)
+    assert tutor.pick(ci=1, cpu=2, gpu=3) == expected
+
+
+def test_pick_without_the_active_profile_fails(monkeypatch):
+    monkeypatch.setenv(PROFILE_ENV, "gpu")
+    with pytest.raises(ValueError, match=r"no value for the active profile 'gpu'; pass gpu="):
+        tutor.pick(ci=1, cpu=2)
+
+
+def test_pick_accepts_none_as_a_value(monkeypatch):
+    monkeypatch.setenv(PROFILE_ENV, "ci")
+    assert tutor.pick(ci=None, cpu=1, gpu=2) is None
+
+
+def test_expect_inside_prints_and_returns(monkeypatch, capsys):
+    monkeypatch.setenv(PROFILE_ENV, "cpu")
+    assert tutor.expect("auc", 0.91, ci=(0.5, 1.0), cpu=(0.9, 0.95), gpu=(0.93, 0.96)) == 0.91
+    assert capsys.readouterr().out == "expect auc = 0.91 in [0.9, 0.95] (profile cpu): ok\n"
+
+
+@pytest.mark.parametrize("value", [0.89, 0.96, float("nan")])
+def test_expect_outside_raises(monkeypatch, value):
+    monkeypatch.setenv(PROFILE_ENV, "cpu")
+    with pytest.raises(tutor.ExpectationError, match="FAILED"):
+        tutor.expect("auc", value, ci=(0.0, 1.0), cpu=(0.9, 0.95), gpu=(0.0, 1.0))
+
+
+def test_expect_is_an_assertion_error():
+    assert issubclass(tutor.ExpectationError, AssertionError)
+
+
+def test_expect_missing_bound(monkeypatch):
+    monkeypatch.setenv(PROFILE_ENV, "ci")
+    with pytest.raises(ValueError, match=r"no bound for the active profile 'ci'; pass ci=\(lo, hi\)"):
+        tutor.expect("auc", 0.9, cpu=(0.0, 1.0), gpu=(0.0, 1.0))
+
+
+def test_expect_rejects_inverted_bound(monkeypatch):
+    monkeypatch.setenv(PROFILE_ENV, "ci")
+    with pytest.raises(ValueError, match=r"lo=1.0 > hi=0.0"):
+        tutor.expect("auc", 0.5, ci=(1.0, 0.0))
+
+
+def test_seeding_repeats_random_streams():
+    tutor.seed_everything(7)
+    first = (np.random.rand(3), torch.rand(3))
+    tutor.seed_everything(7)
+    second = (np.random.rand(3), torch.rand(3))
+    np.testing.assert_array_equal(first[0], second[0])
+    torch.testing.assert_close(first[1], second[1], rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("seed", [-1, 1.5, "3"])
+def test_bad_seed(seed):
+    with pytest.raises(ValueError, match="non-negative integer"):
+        tutor.seed_everything(seed)
+
+
+def test_setup_reports_profile_device_versions(monkeypatch, capsys):
+    monkeypatch.setenv(PROFILE_ENV, "ci")
+    cfg = tutor.setup(seed=3)
+    out = capsys.readouterr().out
+    assert cfg == tutor.RunConfig(profile="ci", device=tutor.get_device(), seed=3)
+    assert out.startswith("profile: ci   device: ")
+    assert f"torch {torch.__version__}" in out and "reps4lhc_tutor" in out
+
+
+def test_device_is_usable():
+    device = tutor.get_device()
+    assert torch.ones(2, device=device).sum().item() == 2.0
