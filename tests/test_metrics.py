@@ -1,0 +1,131 @@
+"""Tests of reps4lhc_tutor.metrics against exact and analytic results."""
+
+import numpy as np
+import pytest
+from scipy.stats import norm
+
+from reps4lhc_tutor import metrics
+
+
+def gaussian_quantiles(n, mean):
+    """Deterministic 'sample' of N(mean, 1): the quantiles at (i + 1/2) / n, shape (n,)."""
+    return mean + norm.ppf((np.arange(n) + 0.5) / n)
+
+
+def two_gaussians(separation, n=100_000):
+    scores = np.concatenate([gaussian_quantiles(n, 0.0), gaussian_quantiles(n, separation)])
+    labels = np.concatenate([np.zeros(n), np.ones(n)])
+    return labels, scores
+
+
+def test_perfect_classifier():
+    labels = np.array([0, 0, 0, 1, 1])
+    scores = np.array([0.1, 0.2, 0.3, 0.8, 0.9])
+    assert metrics.auc(labels, scores) == 1.0
+    eff_bkg, eff_sig, thresholds = metrics.roc_curve(labels, scores)
+    assert eff_bkg[0] == eff_sig[0] == 0 and eff_bkg[-1] == eff_sig[-1] == 1
+    assert np.all(np.diff(thresholds) < 0)
+    with pytest.raises(ValueError, match="no background event passes"):
+        metrics.rejection_at(labels, scores, 0.5)
+
+
+def test_random_scores_give_half():
+    rng = np.random.default_rng(7)
+    n = 10_000
+    labels = np.repeat([0, 1], n)
+    area = metrics.auc(labels, rng.random(2 * n))
+    sigma = np.sqrt((2 * n + 1) / (12 * n * n))  # spread of the AUC (Mann-Whitney U) without separation
+    assert abs(area - 0.5) < 5 * sigma
+
+
+@pytest.mark.parametrize("separation", [0.5, 1.5, 2.5])
+def test_two_gaussians_analytic(separation):
+    labels, scores = two_gaussians(separation)
+    # P(signal score > background score) with a difference ~ N(d, 2)
+    assert metrics.auc(labels, scores) == pytest.approx(norm.cdf(separation / np.sqrt(2)), abs=1e-4)
+    # the cut keeping eps_S of N(d, 1) sits at d + Phi^-1(1 - eps_S); eps_B is the N(0, 1) tail above it
+    eps_s = 0.3
+    eps_b = norm.sf(separation + norm.ppf(1 - eps_s))
+    assert metrics.rejection_at(labels, scores, eps_s) == pytest.approx(1 / eps_b, rel=1e-2)
+
+
+def test_inverted_scores_give_one_minus_auc():
+    rng = np.random.default_rng(3)
+    labels = rng.integers(0, 2, 2000)
+    scores = rng.normal(size=2000) + 0.8 * labels
+    assert metrics.auc(labels, -scores) == pytest.approx(1 - metrics.auc(labels, scores), abs=1e-12)
+
+
+def test_rejection_interpolates_between_cuts():
+    # ROC points (eps_B, eps_S): (0, 0), (0, 1/2), (1/2, 1), (1, 1); the tie at 0.6 makes a diagonal segment
+    labels = np.array([1, 1, 0, 0])
+    scores = np.array([0.9, 0.6, 0.6, 0.1])
+    assert metrics.rejection_at(labels, scores, 0.75) == pytest.approx(4.0)
+    assert metrics.rejection_at(labels, scores, 1.0) == pytest.approx(2.0)
+    with pytest.raises(ValueError, match="no background event passes"):
+        metrics.rejection_at(labels, scores, 0.5)
+
+
+def test_tied_efficiencies_take_the_lowest_background():
+    # ROC points (eps_B, eps_S): ..., (1/4, 1/2), (1/2, 1/2), ...: at eps_S = 1/2 the better cut counts
+    labels = np.array([1, 0, 1, 0, 1, 1, 0, 0])
+    scores = np.array([0.9, 0.85, 0.8, 0.5, 0.4, 0.3, 0.2, 0.1])
+    assert metrics.rejection_at(labels, scores, 0.5) == pytest.approx(4.0)
+    assert metrics.rejection_at(labels, scores, 0.625) == pytest.approx(2.0)
+
+
+def test_weights_act_like_repeated_events():
+    rng = np.random.default_rng(11)
+    labels = rng.integers(0, 2, 500)
+    scores = rng.normal(size=500) + labels
+    weights = rng.integers(1, 4, 500)
+    repeated = np.repeat(np.arange(500), weights)
+    assert metrics.auc(labels, scores, weights) == pytest.approx(
+        metrics.auc(labels[repeated], scores[repeated])
+    )
+    assert metrics.rejection_at(labels, scores, 0.5, sample_weight=weights) == pytest.approx(
+        metrics.rejection_at(labels[repeated], scores[repeated], 0.5)
+    )
+    assert metrics.auc(labels, scores, weights) != pytest.approx(metrics.auc(labels, scores), abs=1e-6)
+
+
+def test_pulls():
+    pred, truth = np.array([1.0, 2.0, 3.0]), np.array([0.0, 2.0, 5.0])
+    np.testing.assert_array_equal(metrics.pulls(pred, truth, [0.5, 1.0, 4.0]), [2.0, 0.0, -0.5])
+    np.testing.assert_array_equal(metrics.pulls(pred, truth, 2.0), [0.5, 0.0, -1.0])
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (([0, 1, 2], [0.1, 0.2, 0.3]), r"0 \(background\) or 1 \(signal\)"),
+        (([0, 1, 1], [0.1, np.nan, 0.3]), "1 NaN or infinite"),
+        (([1, 1, 1], [0.1, 0.2, 0.3]), "both signal and background"),
+        (([0, 1, 1], [0.1, 0.2]), "one entry per event"),
+        (([0, 1], [[0.1, 0.9], [0.8, 0.2]]), "one entry per event"),
+    ],
+)
+def test_bad_classifier_inputs(args, message):
+    for function in (metrics.auc, metrics.roc_curve, metrics.rejection_at):
+        with pytest.raises(ValueError, match=message):
+            function(*args)
+
+
+def test_bad_weights_and_working_points():
+    labels, scores = [0, 1, 0, 1], [0.1, 0.7, 0.4, 0.9]
+    with pytest.raises(ValueError, match=">= 0"):
+        metrics.auc(labels, scores, [1.0, -1.0, 1.0, 1.0])
+    with pytest.raises(ValueError, match="shape"):
+        metrics.auc(labels, scores, [1.0, 1.0])
+    for bad in (0.0, 1.5):
+        with pytest.raises(ValueError, match=r"signal_efficiency must be in \(0, 1\]"):
+            metrics.rejection_at(labels, scores, bad)
+
+
+def test_bad_pull_inputs():
+    with pytest.raises(ValueError, match=r"\(n,\) vs \(n, 1\)"):
+        metrics.pulls(np.zeros(3), np.zeros((3, 1)), 1.0)
+    with pytest.raises(ValueError, match="positive"):
+        metrics.pulls(np.zeros(3), np.zeros(3), [1.0, 0.0, 1.0])
+    with pytest.raises(ValueError, match="NaN"):
+        metrics.pulls([np.nan], [0.0], 1.0)
