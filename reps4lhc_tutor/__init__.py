@@ -6,6 +6,7 @@ Notebooks import it as ``import reps4lhc_tutor as tutor`` and use :func:`setup`,
 
 from importlib import metadata
 
+from . import metrics, physics, plotting
 from .config import (
     PROFILES,
     ExpectationError,
@@ -34,7 +35,10 @@ __all__ = [
     "expect",
     "fit",
     "get_device",
+    "metrics",
+    "physics",
     "pick",
+    "plotting",
     "seed_everything",
     "setup",
 ]

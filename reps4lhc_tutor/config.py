@@ -12,6 +12,7 @@ import platform
 import random
 from dataclasses import dataclass
 from importlib import metadata
+from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
@@ -23,6 +24,7 @@ __all__ = [
     "ExpectationError",
     "RunConfig",
     "active_profile",
+    "device_name",
     "expect",
     "get_device",
     "pick",
@@ -63,12 +65,31 @@ def get_device() -> torch.device:
     return torch.device("cpu")
 
 
+def device_name(device: torch.device) -> str:
+    """Return a readable name for ``device``: the GPU model, or the CPU model and its core count."""
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    if device.type == "mps":
+        return "Apple GPU (MPS)"
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return f"{_cpu_model()} ({cores} cores)"
+
+
+def _cpu_model() -> str:
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():  # Linux: platform.processor() only gives the architecture there
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine()
+
+
 def seed_everything(seed: int) -> None:
     """Seed Python, NumPy and torch (all devices) so a run can be repeated."""
     if not isinstance(seed, int) or seed < 0:
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}.")
     random.seed(seed)
-    np.random.seed(seed)
+    np.random.seed(seed)  # noqa: NPY002 -- notebooks and libraries still draw from the legacy global state
     torch.manual_seed(seed)  # also seeds CUDA and MPS generators
 
 
@@ -106,13 +127,16 @@ def expect(
     profile = active_profile()
     bounds = {"ci": ci, "cpu": cpu, "gpu": gpu}[profile]
     if bounds is None:
-        raise ValueError(f"expect({name!r}) has no bound for the active profile {profile!r}; pass {profile}=(lo, hi).")
+        raise ValueError(
+            f"expect({name!r}) has no bound for the active profile {profile!r}; pass {profile}=(lo, hi)."
+        )
     low, high = bounds
     if not low <= high:
         raise ValueError(f"expect({name!r}): the bound for {profile!r} has lo={low} > hi={high}.")
     value = float(value)
     ok = low <= value <= high  # False for NaN as well
-    line = f"expect {name} = {value:.6g} in [{low:.6g}, {high:.6g}] (profile {profile}): {'ok' if ok else 'FAILED'}"
+    verdict = "ok" if ok else "FAILED"
+    line = f"expect {name} = {value:.6g} in [{low:.6g}, {high:.6g}] (profile {profile}): {verdict}"
     print(line)
     if not ok:
         raise ExpectationError(line)
@@ -139,8 +163,7 @@ def setup(seed: int = 0) -> RunConfig:
     """Seed everything, choose profile and device, and print them with the relevant versions."""
     seed_everything(seed)
     config = RunConfig(profile=active_profile(), device=get_device(), seed=seed)
-    device_name = torch.cuda.get_device_name(config.device) if config.device.type == "cuda" else platform.processor()
-    print(f"profile: {config.profile}   device: {config.device} ({device_name or 'unknown'})   seed: {seed}")
+    print(f"profile: {config.profile}   device: {config.device} ({device_name(config.device)})  seed: {seed}")
     print(
         f"python {platform.python_version()}, torch {torch.__version__}, numpy {np.__version__}, "
         f"reps4lhc_tutor {_version('reps4lhc_tutor')}"

@@ -42,7 +42,9 @@ def _check_tensors(data: Sequence[torch.Tensor], name: str) -> tuple[torch.Tenso
         raise TypeError(f"{name} must be a tensor or a tuple of tensors, got {type(data).__name__}.")
     lengths = {len(t) for t in data}
     if len(lengths) != 1:
-        raise ValueError(f"{name}: all tensors need the same first dimension (events), got lengths {sorted(lengths)}.")
+        raise ValueError(
+            f"{name}: all tensors need the same first dimension (events), got lengths {sorted(lengths)}."
+        )
     if lengths.pop() == 0:
         raise ValueError(f"{name} holds no events.")
     return data
@@ -113,7 +115,9 @@ def fit(
         If a training loss is NaN or infinite; the message names the epoch and batch.
     """
     if epochs < 1 or batch_size < 1:
-        raise ValueError(f"epochs and batch_size must be positive, got epochs={epochs}, batch_size={batch_size}.")
+        raise ValueError(
+            f"epochs and batch_size must be positive, got epochs={epochs}, batch_size={batch_size}."
+        )
     if patience is not None and val is None:
         raise ValueError("early stopping (patience=...) needs validation data: pass val=(...).")
     train = _check_tensors(train, "train")
@@ -132,8 +136,8 @@ def fit(
             loss = loss_fn(model, *batch)
             if not torch.isfinite(loss):
                 raise FloatingPointError(
-                    f"training loss is {loss.item()} at epoch {epoch}, batch {step}: lower the learning rate, "
-                    f"check the inputs for NaN/inf, or standardise them."
+                    f"training loss is {loss.item()} at epoch {epoch}, batch {step}: lower the learning "
+                    "rate, check the inputs for NaN/inf, or standardise them."
                 )
             optimizer.zero_grad(set_to_none=True)
             loss.backward()

@@ -75,9 +75,9 @@ def test_expect_rejects_inverted_bound(monkeypatch):
 
 def test_seeding_repeats_random_streams():
     tutor.seed_everything(7)
-    first = (np.random.rand(3), torch.rand(3))
+    first = (np.random.rand(3), torch.rand(3))  # noqa: NPY002 -- the legacy global stream is what gets seeded
     tutor.seed_everything(7)
-    second = (np.random.rand(3), torch.rand(3))
+    second = (np.random.rand(3), torch.rand(3))  # noqa: NPY002
     np.testing.assert_array_equal(first[0], second[0])
     torch.testing.assert_close(first[1], second[1], rtol=0, atol=0)
 

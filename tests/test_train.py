@@ -43,8 +43,9 @@ def test_best_weights_are_restored(line_data):
 def test_early_stopping_stops_and_reports():
     torch.manual_seed(0)
     x, y = torch.randn(64, 1), torch.randn(64, 1)  # nothing to learn: validation stalls quickly
-    history = tutor.fit(nn.Linear(1, 1), mse, (x, y), (x, y), epochs=500, batch_size=64, lr=0.1, patience=3,
-                        progress=False)
+    history = tutor.fit(
+        nn.Linear(1, 1), mse, (x, y), (x, y), epochs=500, batch_size=64, lr=0.1, patience=3, progress=False
+    )
     assert history.stopped_early
     assert len(history.val_loss) < 500
     assert len(history.val_loss) - 1 - history.best_epoch == 3
@@ -54,8 +55,16 @@ def test_scheduler_changes_learning_rate(line_data):
     model = nn.Linear(1, 1)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
     scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=1, gamma=0.5)
-    history = tutor.fit(model, mse, line_data, epochs=3, batch_size=128, optimizer=optimizer,
-                        scheduler=scheduler, progress=False)
+    history = tutor.fit(
+        model,
+        mse,
+        line_data,
+        epochs=3,
+        batch_size=128,
+        optimizer=optimizer,
+        scheduler=scheduler,
+        progress=False,
+    )
     assert history.lr == pytest.approx([0.1, 0.05, 0.025])
 
 
@@ -64,8 +73,17 @@ def test_plateau_scheduler_uses_validation_loss(line_data):
     # the optimizer moves a parameter the loss ignores, so the validation loss is flat from the start
     optimizer = torch.optim.SGD([nn.Parameter(torch.zeros(1))], lr=0.1)
     scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, patience=0, factor=0.5)
-    history = tutor.fit(model, mse, line_data, line_data, epochs=4, batch_size=128, optimizer=optimizer,
-                        scheduler=scheduler, progress=False)
+    history = tutor.fit(
+        model,
+        mse,
+        line_data,
+        line_data,
+        epochs=4,
+        batch_size=128,
+        optimizer=optimizer,
+        scheduler=scheduler,
+        progress=False,
+    )
     assert history.lr == pytest.approx([0.1, 0.1, 0.05, 0.025])  # first epoch sets the reference
 
 
@@ -81,7 +99,9 @@ def test_mismatched_lengths_and_missing_validation():
     with pytest.raises(ValueError, match="same first dimension"):
         tutor.fit(nn.Linear(1, 1), mse, (torch.ones(4, 1), torch.ones(5, 1)), epochs=1, batch_size=2)
     with pytest.raises(ValueError, match="needs validation data"):
-        tutor.fit(nn.Linear(1, 1), mse, (torch.ones(4, 1), torch.ones(4, 1)), epochs=1, batch_size=2, patience=2)
+        tutor.fit(
+            nn.Linear(1, 1), mse, (torch.ones(4, 1), torch.ones(4, 1)), epochs=1, batch_size=2, patience=2
+        )
     with pytest.raises(ValueError, match="must be positive"):
         tutor.fit(nn.Linear(1, 1), mse, (torch.ones(4, 1), torch.ones(4, 1)), epochs=0, batch_size=2)
     with pytest.raises(TypeError, match="tuple of tensors"):

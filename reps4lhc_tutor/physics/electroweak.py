@@ -18,9 +18,10 @@ relative to the photon one,
 
     \chi(s) = \frac{1}{4\sin^2\theta_W\cos^2\theta_W}\,\frac{s}{s - M_Z^2 + i M_Z\Gamma_Z}.
 
-In this normalisation a Z boson couples to a fermion with :math:`e/(2 s_W c_W)\,\gamma^\mu(v_f - a_f\gamma^5)`,
-so that :math:`\Gamma(Z\to f\bar f) = \alpha M_Z (v_f^2 + a_f^2) / (12 s_W^2 c_W^2)` for one colourless
-massless fermion. Integrating over the angle gives :math:`\sigma = 4\pi\alpha^2 A_0 / (3s)` and
+In this normalisation a Z boson couples to a fermion with
+:math:`e/(2 s_W c_W)\,\gamma^\mu(v_f - a_f\gamma^5)`, so that one colourless massless fermion has the
+partial width :math:`\Gamma(Z\to f\bar f) = \alpha M_Z (v_f^2 + a_f^2) / (12 s_W^2 c_W^2)`.
+Integrating over the angle gives :math:`\sigma = 4\pi\alpha^2 A_0 / (3s)` and
 :math:`A_{FB} = 3 A_1 / (8 A_0)`. Electron and muon share their couplings (lepton universality).
 
 Energies are in GeV; cross sections are returned in pb using :data:`GEV2_TO_PB`. Everything is pure NumPy
@@ -101,7 +102,7 @@ def _as_energy(sqrt_s: ArrayLike) -> NDArray[np.float64]:
         raise ValueError("sqrt_s contains NaN; pass finite centre-of-mass energies in GeV.")
     if not (np.isfinite(sqrt_s).all() and (sqrt_s > 0).all()):
         raise ValueError(
-            f"sqrt_s must be finite and positive (GeV), got values down to {sqrt_s.min()} and up to {sqrt_s.max()}."
+            f"sqrt_s must be finite and positive (GeV), got values from {sqrt_s.min()} to {sqrt_s.max()}."
         )
     return sqrt_s
 
@@ -111,7 +112,9 @@ def _as_cosine(cos_theta: ArrayLike, name: str = "cos_theta") -> NDArray[np.floa
     if np.isnan(cos_theta).any():
         raise ValueError(f"{name} contains NaN; pass cosines in [-1, 1].")
     if (np.abs(cos_theta) > 1).any():
-        raise ValueError(f"{name} must lie in [-1, 1], got values with |{name}| up to {np.abs(cos_theta).max()}.")
+        raise ValueError(
+            f"{name} must lie in [-1, 1], got values with |{name}| up to {np.abs(cos_theta).max()}."
+        )
     return cos_theta
 
 
@@ -293,7 +296,9 @@ def sample_pseudodata(
         a warning is issued when any bin holds fewer than 10 events (Gaussian errors become poor).
     """
     if not isinstance(rng, np.random.Generator):
-        raise TypeError(f"rng must be a numpy.random.Generator (np.random.default_rng(seed)), got {type(rng)}.")
+        raise TypeError(
+            f"rng must be a numpy.random.Generator (np.random.default_rng(seed)), got {type(rng)}."
+        )
     sqrt_s_values = _as_energy(sqrt_s_values)
     if sqrt_s_values.ndim != 1 or sqrt_s_values.size == 0:
         raise ValueError(f"sqrt_s_values must be a non-empty 1D array, got shape {sqrt_s_values.shape}.")

@@ -1,0 +1,146 @@
+"""Links derived from _config.yml: badges, install lines, README course map (reps4lhc_tutor.links)."""
+
+from __future__ import annotations
+
+import jupytext
+import nbformat
+import pytest
+from notebook_factory import OLD_BADGE, OLD_INSTALL, README, code, course_tree, markdown, write_pair
+
+from reps4lhc_tutor.links import LinksError, Repository, colab_badge, install_line, read_repository, sync
+from reps4lhc_tutor.notebooks import check_pairing
+
+REPO = Repository(owner="owner", name="course", branch="main")
+BADGE_00 = (
+    "[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]"
+    "(https://colab.research.google.com/github/owner/course/blob/main/notebooks/00_intro.ipynb)"
+)
+INSTALL = '%pip install --quiet "reps4lhc_tutor[colab] @ git+https://github.com/owner/course@main"'
+
+
+def snapshot(root):
+    return {p: p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_links_follow_the_documented_forms():
+    assert colab_badge(REPO, "00_intro") == BADGE_00
+    assert install_line(REPO) == INSTALL
+
+
+@pytest.mark.parametrize("url", ["https://github.com/owner/course", "https://github.com/owner/course.git/"])
+def test_read_repository(tmp_path, url):
+    (tmp_path / "_config.yml").write_text(f"repository:\n  url: {url}\n  branch: main\n")
+    assert read_repository(tmp_path) == REPO
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        (None, "_config.yml not found"),
+        ("title: x\n", "has no repository.url and repository.branch"),
+        ("repository:\n  url: https://github.com/o/r\n", "has no repository.branch"),
+        (
+            "repository:\n  url: https://gitlab.com/o/r\n  branch: main\n",
+            "not of the form https://github.com",
+        ),
+    ],
+)
+def test_read_repository_errors_say_what_to_fix(tmp_path, config, message):
+    if config is not None:
+        (tmp_path / "_config.yml").write_text(config)
+    with pytest.raises(LinksError, match=message):
+        read_repository(tmp_path)
+
+
+def test_check_reports_stale_files_and_writes_nothing(tmp_path):
+    root = course_tree(tmp_path)
+    before = snapshot(root)
+    stale = sync(root, check=True)
+    names = sorted(p.relative_to(root).as_posix() for p in stale)
+    assert names == [
+        "README.md",
+        "notebooks/00_intro.ipynb",
+        "notebooks/00_intro.py",
+        "notebooks/01_more.ipynb",
+        "notebooks/01_more.py",
+    ]
+    assert snapshot(root) == before
+
+
+def test_sync_rewrites_both_files_of_each_pair_and_keeps_outputs(tmp_path):
+    root = course_tree(tmp_path)
+    ipynb = root / "notebooks" / "00_intro.ipynb"
+    nb = nbformat.read(ipynb, as_version=4)
+    nb.cells[2].outputs = [nbformat.v4.new_output("stream", name="stdout", text="kept\n")]
+    nbformat.write(nb, ipynb)
+
+    sync(root)
+
+    py_text = (root / "notebooks" / "00_intro.py").read_text()
+    assert BADGE_00 in py_text and f"    # {INSTALL}" in py_text  # jupytext's commented magic
+    assert OLD_BADGE not in py_text and OLD_INSTALL not in py_text
+    nb = nbformat.read(ipynb, as_version=4)
+    assert BADGE_00 in nb.cells[0].source and INSTALL in nb.cells[1].source
+    assert nb.cells[2].outputs[0].text == "kept\n"
+    assert check_pairing(root) == []
+    assert sync(root, check=True) == []
+    assert sync(root) == []  # idempotent
+
+
+def test_readme_course_map_follows_the_toc(tmp_path):
+    root = course_tree(tmp_path)
+    sync(root)
+    readme = (root / "README.md").read_text()
+    assert readme.startswith("# Course\n\nBefore.\n\n<!-- course-map:start -->\n\n| chapter |")
+    assert readme.endswith("\n\n<!-- course-map:end -->\n\nAfter.\n") and "old map" not in readme
+    rows = [line for line in readme.splitlines() if line.startswith("| 0")]
+    assert rows == [
+        "| 00 | Networks \\| fits | [lecture](book/00_intro.md) | [notebook](notebooks/00_intro.ipynb) | "
+        + BADGE_00
+        + " |",
+        "| 01 | More | [lecture](book/01_more.md) | [notebook](notebooks/01_more.ipynb) | "
+        + BADGE_00.replace("00_intro", "01_more")
+        + " |",
+    ]
+
+
+def test_map_uses_the_lecture_title_for_a_chapter_without_notebook(tmp_path):
+    root = course_tree(tmp_path)
+    (root / "_toc.yml").write_text("format: jb-book\nroot: book/index\nchapters:\n  - file: book/01_more\n")
+    sync(root)
+    assert "| 01 | Lecture one | [lecture](book/01_more.md) | — | — |" in (root / "README.md").read_text()
+
+
+def test_missing_badge_is_an_error_and_nothing_is_written(tmp_path):
+    root = course_tree(tmp_path)
+    write_pair(root / "notebooks", "02_bare", [markdown("# Bare"), code("x = 1")])
+    before = snapshot(root)
+    with pytest.raises(LinksError) as info:
+        sync(root)
+    message = str(info.value)
+    assert "notebooks/02_bare.ipynb lacks a Colab badge in its first markdown cell" in message
+    assert "notebooks/02_bare.py lacks a code cell tagged colab-install" in message
+    assert snapshot(root) == before
+
+
+def test_missing_readme_markers_are_an_error(tmp_path):
+    root = course_tree(tmp_path)
+    (root / "README.md").write_text(README.replace("<!-- course-map:end -->", ""))
+    with pytest.raises(LinksError, match="course-map:end"):
+        sync(root, check=True)
+
+
+def test_badge_in_py_is_read_back_by_jupytext(tmp_path):
+    """The .py rewrite is textual; jupytext must still see the new badge in the first markdown cell."""
+    root = course_tree(tmp_path)
+    sync(root)
+    nb = jupytext.read(root / "notebooks" / "00_intro.py", fmt="py:percent")
+    assert nb.cells[0].source == f"# Networks | fits\n\n{BADGE_00}"
+
+
+def test_toc_entry_without_notebook_is_an_error(tmp_path):
+    root = course_tree(tmp_path)
+    for suffix in (".py", ".ipynb"):
+        (root / "notebooks" / f"01_more{suffix}").unlink()
+    with pytest.raises(LinksError, match=r"_toc\.yml lists notebooks/01_more, but neither"):
+        sync(root, check=True)
