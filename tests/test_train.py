@@ -25,8 +25,8 @@ def test_fit_learns_a_line(line_data):
     history = tutor.fit(model, mse, line_data, epochs=60, batch_size=64, lr=0.05, progress=False)
     assert len(history.train_loss) == 60 and len(history.lr) == 60 and history.val_loss == []
     assert history.train_loss[-1] < 1e-3 < history.train_loss[0]
-    torch.testing.assert_close(model.weight.detach(), torch.tensor([[3.0]]), atol=0.02, rtol=0)
-    torch.testing.assert_close(model.bias.detach(), torch.tensor([-1.0]), atol=0.02, rtol=0)
+    torch.testing.assert_close(model.weight.detach().cpu(), torch.tensor([[3.0]]), atol=0.02, rtol=0)
+    torch.testing.assert_close(model.bias.detach().cpu(), torch.tensor([-1.0]), atol=0.02, rtol=0)
 
 
 def test_best_weights_are_restored(line_data):

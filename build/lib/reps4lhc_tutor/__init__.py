@@ -1,0 +1,44 @@
+"""reps4lhc_tutor: the helper package of the Reps4LHC course (Representation Learning for the LHC).
+
+Notebooks import it as ``import reps4lhc_tutor as tutor`` and use :func:`setup`, :func:`pick`,
+:func:`expect` and :func:`fit`; the submodules hold physics, metrics and plotting.
+"""
+
+from importlib import metadata
+
+from . import metrics, physics, plotting
+from .config import (
+    PROFILES,
+    ExpectationError,
+    RunConfig,
+    active_profile,
+    expect,
+    get_device,
+    pick,
+    seed_everything,
+    setup,
+)
+from .train import History, fit
+
+try:
+    __version__ = metadata.version("reps4lhc_tutor")
+except metadata.PackageNotFoundError:  # running from a source tree that was never installed
+    __version__ = "0+unknown"
+
+__all__ = [
+    "PROFILES",
+    "ExpectationError",
+    "History",
+    "RunConfig",
+    "__version__",
+    "active_profile",
+    "expect",
+    "fit",
+    "get_device",
+    "metrics",
+    "physics",
+    "pick",
+    "plotting",
+    "seed_everything",
+    "setup",
+]

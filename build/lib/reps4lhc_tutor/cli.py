@@ -1,0 +1,192 @@
+"""The ``reps4lhc`` command: run notebooks, check their pairing and links, build student versions.
+
+Exit status: 0 on success, 1 when a check finds something out of date or a notebook fails, 2 for a usage
+error (unknown notebook or profile, missing configuration), reported as one line on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import nbformat
+
+from .assignments import build_all, verify_assignment
+from .config import active_profile
+from .links import sync
+from .notebooks import (
+    METADATA_KEY,
+    NOTEBOOK_DIR,
+    STATUS_PAGE,
+    CourseError,
+    NotebookExecutionError,
+    UnknownProfileError,
+    check_pairing,
+    check_profile,
+    load_notebook,
+    resolve_notebooks,
+    run_notebook,
+    write_status_page,
+)
+
+__all__ = ["find_root", "main"]
+
+
+def find_root(start: Path) -> Path:
+    """Return the nearest folder at or above ``start`` holding ``_config.yml`` and ``notebooks/``.
+
+    Raises
+    ------
+    CourseError
+        If there is none: the command was run outside the course repository.
+    """
+    start = start.resolve()
+    for folder in (start, *start.parents):
+        if (folder / "_config.yml").is_file() and (folder / "notebooks").is_dir():
+            return folder
+    raise CourseError(
+        f"no course repository (a folder with _config.yml and notebooks/) at or above {start}; "
+        "run reps4lhc inside it or pass --root."
+    )
+
+
+def _report(problems: Sequence[str], ok: str) -> int:
+    """Print a check's problems to stderr (exit status 1) or ``ok`` to stdout (exit status 0)."""
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    if not problems:
+        print(ok)
+    return 1 if problems else 0
+
+
+def _profile(requested: str | None) -> str:
+    """Return the requested profile, else the active one; an unknown name is a usage error."""
+    if requested is not None:
+        return check_profile(requested)
+    try:
+        return active_profile()
+    except ValueError as err:  # a bad $REPS4LHC_PROFILE
+        raise UnknownProfileError(str(err)) from err
+
+
+def _notebooks_run(args: argparse.Namespace, root: Path) -> int:
+    profile = _profile(args.profile)
+    paths = resolve_notebooks(args.names, root)
+    failed = []
+    for path in paths:
+        print(f"{path.stem}: running at profile {profile} ...", flush=True)
+        try:
+            nb = run_notebook(path, profile, timeout=args.timeout)
+        except NotebookExecutionError as err:
+            print(f"{err}\n{err.traceback}".rstrip(), file=sys.stderr)
+            failed.append(path.stem)
+            continue
+        print(f"{path.stem}: done in {nb.metadata[METADATA_KEY]['wall_time_s']:.1f} s")
+    write_status_page(root)  # it lists the last runs, so every run changes it
+    if failed:
+        print(f"{len(failed)} of {len(paths)} notebooks failed: {', '.join(failed)}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def _notebooks_status(args: argparse.Namespace, root: Path) -> int:
+    stale = write_status_page(root, check=args.check)
+    if args.check:
+        problems = [f"{STATUS_PAGE} is out of date; run `reps4lhc notebooks status`."] if stale else []
+        return _report(problems, f"{STATUS_PAGE} is up to date")
+    return _report([], f"{STATUS_PAGE} {'rewritten' if stale else 'was up to date'}")
+
+
+def _notebooks_pairing(args: argparse.Namespace, root: Path) -> int:
+    return _report(check_pairing(root), "every notebook .py matches its .ipynb")
+
+
+def _links(args: argparse.Namespace, root: Path) -> int:
+    stale = [path.relative_to(root).as_posix() for path in sync(root, check=args.check)]
+    if args.check:
+        return _report(
+            [f"{name} has out-of-date links; run `reps4lhc links`." for name in stale], "links up to date"
+        )
+    return _report([], f"rewrote {', '.join(stale)}" if stale else "links were up to date")
+
+
+def _assignments_build(args: argparse.Namespace, root: Path) -> int:
+    if args.verify:
+        check_profile(args.profile)  # fail before building, not after
+    written = build_all(root, args.out)
+    print(f"wrote {len(written)} student notebooks to {args.out}/")
+    if not args.verify:
+        return 0
+    problems = []
+    for student_path in written:
+        original_path = root / NOTEBOOK_DIR / student_path.name
+        print(f"{student_path.stem}: verifying at profile {args.profile} ...", flush=True)
+        student = nbformat.read(student_path, as_version=4)
+        found = verify_assignment(
+            load_notebook(original_path), student, original_path.parent, profile=args.profile
+        )
+        problems += [f"{student_path.stem}: {problem}" for problem in found]
+    return _report(problems, "every student notebook fails its checks and every solution passes them")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="reps4lhc",
+        description="Tools for the Reps4LHC course: run notebooks, keep links in step, build assignments.",
+    )
+    parser.add_argument(
+        "--root", type=Path, help="course repository (default: the nearest folder with _config.yml)"
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    notebooks = commands.add_parser(
+        "notebooks", help="run | status | pairing: execute notebooks, list their runs, check .py/.ipynb pairs"
+    )
+    notebook_commands = notebooks.add_subparsers(dest="action", required=True, metavar="ACTION")
+    run = notebook_commands.add_parser("run", help="execute notebooks in place and record the run")
+    run.add_argument("names", nargs="*", help="notebooks: 00, 00_topic or a path (default: all)")
+    run.add_argument(
+        "--profile", metavar="{ci,cpu,gpu}", help="run size (default: $REPS4LHC_PROFILE, else by hardware)"
+    )
+    run.add_argument("--timeout", type=int, default=1800, help="seconds one cell may run (default: 1800)")
+    run.set_defaults(handler=_notebooks_run)
+    status = notebook_commands.add_parser("status", help="write book/status.md from the notebooks' last runs")
+    status.add_argument("--check", action="store_true", help="only report whether the page is out of date")
+    status.set_defaults(handler=_notebooks_status)
+    pairing = notebook_commands.add_parser("pairing", help="check that every .py matches its .ipynb")
+    pairing.set_defaults(handler=_notebooks_pairing)
+
+    links = commands.add_parser("links", help="rewrite Colab badges, install lines and the README course map")
+    links.add_argument("--check", action="store_true", help="only report out-of-date files")
+    links.set_defaults(handler=_links)
+
+    assignments = commands.add_parser(
+        "assignments", help="build: write student versions (solutions replaced by stubs)"
+    )
+    assignment_commands = assignments.add_subparsers(dest="action", required=True, metavar="ACTION")
+    build = assignment_commands.add_parser("build", help="write notebooks with solutions replaced by stubs")
+    build.add_argument("--out", default="assignments", help="output folder (default: assignments)")
+    build.add_argument(
+        "--verify", action="store_true", help="execute them: checks must fail, the solutions must pass"
+    )
+    build.add_argument(
+        "--profile", default="ci", metavar="{ci,cpu,gpu}", help="run size for --verify (default: ci)"
+    )
+    build.set_defaults(handler=_assignments_build)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``reps4lhc`` command with ``argv`` (default: ``sys.argv[1:]``) and return its exit status."""
+    args = _parser().parse_args(argv)
+    try:
+        root = args.root.resolve() if args.root is not None else find_root(Path.cwd())
+        return args.handler(args, root)
+    except (CourseError, FileNotFoundError) as err:
+        print(f"reps4lhc: error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,159 @@
+"""Figures of merit for classifiers and regressors: ROC curves, AUC, background rejection, pulls.
+
+Classifier conventions: label 1 is signal, 0 is background, and a larger score means more signal-like.
+A cut ``score > t`` keeps a fraction ``eps_S`` of the signal (signal efficiency, true-positive rate) and a
+fraction ``eps_B`` of the background (background efficiency, false-positive rate); the background
+rejection is ``1 / eps_B``. The curves come from scikit-learn.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+from sklearn import metrics as _sk
+
+__all__ = ["auc", "pulls", "rejection_at", "roc_curve"]
+
+
+def _finite_float(x: ArrayLike, name: str) -> NDArray[np.float64]:
+    arr = np.asarray(x, dtype=np.float64)
+    finite = np.isfinite(arr)
+    if not finite.all():
+        raise ValueError(
+            f"{name} contains {arr.size - int(np.count_nonzero(finite))} NaN or infinite values; "
+            f"find them with np.isfinite (a diverged training often produces them)."
+        )
+    return arr
+
+
+def _check_classification(
+    labels: ArrayLike, scores: ArrayLike, sample_weight: ArrayLike | None
+) -> tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.float64] | None]:
+    """Check ``(n,)`` labels in {0, 1}, finite ``(n,)`` scores and optional non-negative ``(n,)`` weights."""
+    labels, scores = np.asarray(labels), _finite_float(scores, "scores")
+    if labels.ndim != 1 or scores.shape != labels.shape:
+        raise ValueError(
+            f"labels and scores must be 1-d with one entry per event, got shapes {labels.shape} and "
+            f"{scores.shape}; flatten with .ravel() or select the signal column of a (n, 2) output."
+        )
+    if labels.dtype.kind not in "biuf" or not np.isin(labels, (0, 1)).all():
+        found = np.unique(labels)[:6]
+        raise ValueError(f"labels must be 0 (background) or 1 (signal), found values {found}.")
+    n_signal = int(np.count_nonzero(labels == 1))
+    if n_signal in (0, labels.size):
+        raise ValueError(
+            f"need both signal and background events, got {n_signal} signal of {labels.size}: "
+            f"efficiencies are undefined for a missing class."
+        )
+    if sample_weight is not None:
+        sample_weight = _finite_float(sample_weight, "sample_weight")
+        if sample_weight.shape != labels.shape:
+            raise ValueError(f"sample_weight must have shape {labels.shape}, got {sample_weight.shape}.")
+        if (sample_weight < 0).any():
+            raise ValueError(
+                "sample_weight must be >= 0: with negative weights the ROC curve is not monotonic."
+            )
+    return labels.astype(np.int64), scores, sample_weight
+
+
+def roc_curve(
+    labels: ArrayLike, scores: ArrayLike, sample_weight: ArrayLike | None = None
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+    """Background and signal efficiency for every cut on the score.
+
+    Parameters
+    ----------
+    labels : array, shape ``(n,)``
+        1 for signal, 0 for background.
+    scores : array, shape ``(n,)``
+        Classifier outputs, larger meaning more signal-like.
+    sample_weight : array, shape ``(n,)``, optional
+        Non-negative event weights.
+
+    Returns
+    -------
+    eff_bkg, eff_sig : arrays, shape ``(k,)``
+        ``eps_B`` and ``eps_S`` for the cuts ``score >= thresholds``, both non-decreasing from 0 to 1.
+    thresholds : array, shape ``(k,)``
+        Decreasing; the first is ``inf`` (nothing passes).
+    """
+    labels, scores, sample_weight = _check_classification(labels, scores, sample_weight)
+    eff_bkg, eff_sig, thresholds = _sk.roc_curve(labels, scores, sample_weight=sample_weight)
+    return eff_bkg, eff_sig, thresholds
+
+
+def auc(labels: ArrayLike, scores: ArrayLike, sample_weight: ArrayLike | None = None) -> float:
+    """Area under the ROC curve: the probability that a random signal event outscores a random background one.
+
+    1 for perfect separation, 0.5 for guessing; reversing the scores turns ``AUC`` into ``1 - AUC``.
+    Arguments as in :func:`roc_curve`.
+    """
+    labels, scores, sample_weight = _check_classification(labels, scores, sample_weight)
+    return float(_sk.roc_auc_score(labels, scores, sample_weight=sample_weight))
+
+
+def rejection_at(
+    labels: ArrayLike,
+    scores: ArrayLike,
+    signal_efficiency: float = 0.3,
+    sample_weight: ArrayLike | None = None,
+) -> float:
+    """Background rejection ``1 / eps_B`` at a fixed signal efficiency ``eps_S``.
+
+    ``eps_B`` is read off the ROC curve by linear interpolation between the two neighbouring cuts; where
+    several cuts reach exactly ``eps_S`` the one with the lowest ``eps_B`` is used. Arguments as in
+    :func:`roc_curve`.
+
+    Parameters
+    ----------
+    signal_efficiency : float
+        The working point ``eps_S`` in ``(0, 1]``; 0.3 is the usual choice for top tagging.
+
+    Raises
+    ------
+    ValueError
+        If no background event survives the cut (``eps_B = 0``): the rejection is then only known to exceed
+        the number of background events, so use a larger background sample or a higher ``eps_S``.
+    """
+    if not 0 < signal_efficiency <= 1:
+        raise ValueError(f"signal_efficiency must be in (0, 1], got {signal_efficiency}.")
+    eff_bkg, eff_sig, _ = roc_curve(labels, scores, sample_weight)
+    upper = int(np.searchsorted(eff_sig, signal_efficiency, side="left"))  # first cut with eps_S >= target
+    lower = upper - 1  # eff_sig[0] = 0 < target, so lower >= 0
+    fraction = (signal_efficiency - eff_sig[lower]) / (eff_sig[upper] - eff_sig[lower])
+    background = eff_bkg[lower] + fraction * (eff_bkg[upper] - eff_bkg[lower])
+    if background <= 0:
+        n_background = int(np.count_nonzero(np.asarray(labels) == 0))
+        raise ValueError(
+            f"no background event passes the cut at eps_S = {signal_efficiency}, so 1/eps_B is only known to "
+            f"exceed the {n_background} background events; use more background or a higher signal efficiency."
+        )
+    return float(1 / background)
+
+
+def pulls(pred: ArrayLike, truth: ArrayLike, sigma: ArrayLike) -> NDArray[np.float64]:
+    """Pulls ``(pred - truth) / sigma``: a calibrated uncertainty gives a unit Gaussian.
+
+    Parameters
+    ----------
+    pred, truth : arrays, shape ``(...)``
+        Predictions and true values, with equal shapes (no broadcasting, which would hide a ``(n,)`` vs
+        ``(n, 1)`` mismatch).
+    sigma : float or array, shape ``(...)``
+        Predicted uncertainties, all positive; a scalar applies to every entry.
+
+    Returns
+    -------
+    array, shape ``(...)``
+    """
+    pred, truth, sigma = (
+        _finite_float(a, n) for a, n in ((pred, "pred"), (truth, "truth"), (sigma, "sigma"))
+    )
+    if pred.shape != truth.shape or sigma.shape not in ((), pred.shape):
+        raise ValueError(
+            f"pred and truth need equal shapes and sigma the same shape or a scalar, got {pred.shape}, "
+            f"{truth.shape} and {sigma.shape}; check for (n,) vs (n, 1) (use .squeeze(-1))."
+        )
+    if (sigma <= 0).any():
+        raise ValueError(f"sigma must be positive, found {int(np.count_nonzero(sigma <= 0))} values <= 0.")
+    return (pred - truth) / sigma
