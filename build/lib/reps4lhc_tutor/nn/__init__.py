@@ -1,5 +1,0 @@
-"""Torch modules of the course, one model family per file."""
-
-from .mlp import MLP
-
-__all__ = ["MLP"]
