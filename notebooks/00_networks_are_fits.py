@@ -30,7 +30,7 @@
 # - judge a fit by its $\chi^2$ and its pulls, whether the function is a formula or a network,
 # - explain why the physics fit extrapolates beyond the measured range and the network does not.
 
-# %% tags=["colab-install"]
+# %% tags=["colab-install", "hide-cell"]
 # On Colab, install the course package (Colab's own PyTorch is kept); elsewhere use the course environment.
 import sys
 

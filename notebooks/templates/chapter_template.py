@@ -15,7 +15,7 @@
 # `reps4lhc links` (fixes the badge and the install line) and `reps4lhc notebooks run NN` (writes the
 # `.ipynb`). See CONTRIBUTING.md.
 
-# %% tags=["colab-install"]
+# %% tags=["colab-install", "hide-cell"]
 # On Colab, install the course package (Colab's own PyTorch is kept); elsewhere use the course environment.
 import sys
 
