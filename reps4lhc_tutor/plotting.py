@@ -301,8 +301,9 @@ def plot_pulls(
     counts, _ = np.histogram(values, bins=edges)
     outside = values.size - int(counts.sum())
     text = f"{label}: mean {values.mean():.2f}, std {values.std():.2f}"
+    density = counts / (values.size * np.diff(edges))
     ax.stairs(
-        counts / (values.size * np.diff(edges)),
+        density,
         edges,
         label=text + (f", {outside} outside" if outside else ""),
     )
@@ -312,5 +313,6 @@ def plot_pulls(
     )
     ax.set_xlabel(r"pull $(\mathrm{prediction} - \mathrm{truth}) / \sigma$")
     ax.set_ylabel("density")
-    ax.legend()
+    ax.set_ylim(0.0, 1.5 * max(density.max(), 1 / np.sqrt(2 * np.pi)))  # headroom for the legend
+    ax.legend(loc="upper center", fontsize="small")
     return fig, ax
