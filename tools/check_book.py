@@ -243,6 +243,15 @@ def check_dom(dom: str, built: str, *, notebook: bool) -> tuple[list[str], list[
     return problems, notes
 
 
+def _dump_dom(browser: str, html_file: Path, report: PageReport, timeout: float) -> str | None:
+    """Return the page's DOM after scripts ran, or None with the failure added to ``report``."""
+    try:
+        return run_chromium(browser, html_file.as_uri(), ["--dump-dom"], timeout)
+    except RuntimeError as err:
+        report.problems.append(str(err))
+        return None
+
+
 def check_page(browser: str, html_dir: Path, page: str, timeout: float) -> PageReport:
     """Load one toc page in Chromium and check it."""
     report = PageReport(page)
@@ -250,10 +259,8 @@ def check_page(browser: str, html_dir: Path, page: str, timeout: float) -> PageR
     if not built_file.is_file():
         report.problems.append(f"{built_file} does not exist: build the book first (tools/build_book.sh)")
         return report
-    try:
-        dom = run_chromium(browser, built_file.as_uri(), ["--dump-dom"], timeout)
-    except RuntimeError as err:
-        report.problems.append(str(err))
+    dom = _dump_dom(browser, built_file, report, timeout)
+    if dom is None:
         return report
     notebook = (ROOT / f"{page}.ipynb").is_file()
     report.problems, report.notes = check_dom(dom, built_file.read_text(encoding="utf-8"), notebook=notebook)
@@ -268,10 +275,8 @@ def check_redirect(browser: str, html_dir: Path, root_page: str, timeout: float)
     if not index.is_file() or not target.is_file():
         report.problems.append(f"{index} or {target} missing: build the book first (tools/build_book.sh)")
         return report
-    try:
-        dom = run_chromium(browser, index.as_uri(), ["--dump-dom"], timeout)
-    except RuntimeError as err:
-        report.problems.append(str(err))
+    dom = _dump_dom(browser, index, report, timeout)
+    if dom is None:
         return report
     expected = page_title(target.read_text(encoding="utf-8"))
     found = page_title(dom)
