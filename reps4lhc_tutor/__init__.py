@@ -6,7 +6,7 @@ Notebooks import it as ``import reps4lhc_tutor as tutor`` and use :func:`setup`,
 
 from importlib import metadata
 
-from . import metrics, physics, plotting
+from . import data, metrics, physics, plotting
 from .config import (
     PROFILES,
     ExpectationError,
@@ -32,6 +32,7 @@ __all__ = [
     "RunConfig",
     "__version__",
     "active_profile",
+    "data",
     "expect",
     "fit",
     "get_device",

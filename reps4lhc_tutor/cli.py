@@ -1,20 +1,24 @@
-"""The ``reps4lhc`` command: run notebooks, check their pairing and links, build student versions.
+"""The ``reps4lhc`` command: run notebooks, check their pairing and links, build student versions, make data.
 
 Exit status: 0 on success, 1 when a check finds something out of date or a notebook fails, 2 for a usage
-error (unknown notebook or profile, missing configuration), reported as one line on stderr.
+error (unknown notebook or profile, missing configuration, a damaged cache file), reported as one line on
+stderr.
 """
 
 from __future__ import annotations
 
 import argparse
+import inspect
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import nbformat
 
 from .assignments import build_all, verify_assignment
 from .config import active_profile
+from .data.cache import DATA_ENV, CacheError, cache_dir, cached_files
+from .data.loaders import AMPLITUDE_PROCESSES, load_amplitudes
 from .links import sync
 from .notebooks import (
     METADATA_KEY,
@@ -32,6 +36,8 @@ from .notebooks import (
 )
 
 __all__ = ["find_root", "main"]
+
+_AMPLITUDE_DEFAULTS = {name: p.default for name, p in inspect.signature(load_amplitudes).parameters.items()}
 
 
 def find_root(start: Path) -> Path:
@@ -130,10 +136,91 @@ def _assignments_build(args: argparse.Namespace, root: Path) -> int:
     return _report(problems, "every student notebook fails its checks and every solution passes them")
 
 
+def _size(n_bytes: int) -> str:
+    """``n_bytes`` in readable decimal units: ``'512 B'``, ``'3.4 MB'``."""
+    units = ("B", "kB", "MB", "GB", "TB")
+    exponent = min(len(str(max(n_bytes, 1))) - 1, 3 * (len(units) - 1)) // 3
+    return f"{n_bytes} B" if exponent == 0 else f"{n_bytes / 1000**exponent:.1f} {units[exponent]}"
+
+
+def _describe(metadata: dict) -> str:
+    """One line saying what a cached amplitude dataset holds."""
+    sqrt_s = metadata["sqrt_s"]
+    if isinstance(sqrt_s, dict):  # a luminosity
+        energy = f"sqrt_s {sqrt_s['lo']:g}-{sqrt_s['hi']:g} GeV ({sqrt_s['luminosity']} {sqrt_s['power']:g})"
+    else:
+        energy = f"sqrt_s {sqrt_s:g} GeV"
+    return (
+        f"{metadata['process']}, {metadata['n_events']} events, seed {metadata['seed']}, "
+        f"{metadata['colour']} colour, {energy}"
+    )
+
+
+def _data_list(args: argparse.Namespace, root: Path | None) -> int:
+    defaults = _AMPLITUDE_DEFAULTS
+    cuts = defaults["cuts"]
+    print("Amplitude datasets: reps4lhc_tutor.data.load_amplitudes(process, ...), computed on demand")
+    print(
+        f"  defaults: {defaults['n_events']} events, seed {defaults['seed']}, sqrt_s {defaults['sqrt_s']:g} "
+        f"GeV, {defaults['colour']} colour, cuts pt > {cuts.pt_min:g} GeV and Delta R > {cuts.delta_r_min:g}"
+    )
+    for process, n_final in AMPLITUDE_PROCESSES.items():
+        print(f"  {process:<10} {2 + n_final} gluons")
+    files = cached_files()
+    total = sum(file.size for file in files)
+    count = f"{len(files)} file{'' if len(files) == 1 else 's'}"
+    print(f"Cache folder {cache_dir()} (set ${DATA_ENV} to move it): {count}, {_size(total)}")
+    for file in files:
+        what = "damaged: delete it" if file.metadata is None else _describe(file.metadata)
+        print(f"  {file.path.name}  {_size(file.size):>8}  {what}")
+    return 0
+
+
+def _data_generate_amplitudes(args: argparse.Namespace, root: Path | None) -> int:
+    data = load_amplitudes(
+        args.process,
+        n_events=args.events,
+        seed=args.seed,
+        sqrt_s=args.sqrt_s,
+        colour=args.colour,
+        split=None,
+    )
+    metadata = data.metadata
+    path = Path(metadata["cache_file"])
+    origin = (
+        "read from the cache" if metadata["from_cache"] else f"generated in {metadata['generation_time_s']} s"
+    )
+    print(f"{_describe(metadata)}: {origin}")
+    print(f"{path} ({_size(path.stat().st_size)})")
+    return 0
+
+
+def _count(minimum: int) -> Callable[[str], int]:
+    """An argparse type: an integer >= ``minimum``."""
+
+    def parse(text: str) -> int:
+        value = int(text)
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be an integer >= {minimum}, got {value}")
+        return value
+
+    parse.__name__ = "integer"  # argparse names the type in its error message
+    return parse
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not (value > 0 and value < float("inf")):
+        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text}")
+    return value
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="reps4lhc",
-        description="Tools for the Reps4LHC course: run notebooks, keep links in step, build assignments.",
+        description=(
+            "Tools for the Reps4LHC course: run notebooks, keep links in step, build assignments, make data."
+        ),
     )
     parser.add_argument(
         "--root", type=Path, help="course repository (default: the nearest folder with _config.yml)"
@@ -174,6 +261,42 @@ def _parser() -> argparse.ArgumentParser:
         "--profile", default="ci", metavar="{ci,cpu,gpu}", help="run size for --verify (default: ci)"
     )
     build.set_defaults(handler=_assignments_build)
+
+    data = commands.add_parser("data", help="list | generate: datasets and the data cache")
+    data_commands = data.add_subparsers(dest="action", required=True, metavar="ACTION")
+    listing = data_commands.add_parser("list", help="show the available datasets and the cached files")
+    listing.set_defaults(handler=_data_list, needs_root=False)
+    generate = data_commands.add_parser("generate", help="compute a dataset into the cache")
+    generate_kinds = generate.add_subparsers(dest="dataset", required=True, metavar="DATASET")
+    amplitudes = generate_kinds.add_parser(
+        "amplitudes", help="exact gluon amplitudes on RAMBO phase space (load_amplitudes)"
+    )
+    defaults = _AMPLITUDE_DEFAULTS
+    amplitudes.add_argument(
+        "--process",
+        default=defaults["process"],
+        choices=list(AMPLITUDE_PROCESSES),
+        help=f"process; quote it in a shell: --process 'gg->gggg' (default: {defaults['process']})",
+    )
+    amplitudes.add_argument(
+        "--events", type=_count(1), default=defaults["n_events"], help="events (default: %(default)s)"
+    )
+    amplitudes.add_argument(
+        "--seed", type=_count(0), default=defaults["seed"], help="seed (default: %(default)s)"
+    )
+    amplitudes.add_argument(
+        "--colour",
+        choices=["full", "leading"],
+        default=defaults["colour"],
+        help="colour sum (default: %(default)s)",
+    )
+    amplitudes.add_argument(
+        "--sqrt-s",
+        type=_positive_float,
+        default=defaults["sqrt_s"],
+        help="partonic centre-of-mass energy in GeV (default: %(default)s)",
+    )
+    amplitudes.set_defaults(handler=_data_generate_amplitudes, needs_root=False)
     return parser
 
 
@@ -181,9 +304,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``reps4lhc`` command with ``argv`` (default: ``sys.argv[1:]``) and return its exit status."""
     args = _parser().parse_args(argv)
     try:
+        if not getattr(args, "needs_root", True):  # data commands work anywhere
+            return args.handler(args, None)
         root = args.root.resolve() if args.root is not None else find_root(Path.cwd())
         return args.handler(args, root)
-    except (CourseError, FileNotFoundError) as err:
+    except (CourseError, FileNotFoundError, CacheError) as err:
         print(f"reps4lhc: error: {err}", file=sys.stderr)
         return 2
 

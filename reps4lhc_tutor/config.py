@@ -24,6 +24,7 @@ __all__ = [
     "ExpectationError",
     "RunConfig",
     "active_profile",
+    "check_rng",
     "device_name",
     "expect",
     "get_device",
@@ -91,6 +92,18 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)  # noqa: NPY002 -- notebooks and libraries still draw from the legacy global state
     torch.manual_seed(seed)  # also seeds CUDA and MPS generators
+
+
+def check_rng(rng: object) -> np.random.Generator:
+    """Return ``rng`` if it is a NumPy ``Generator``; raise a TypeError that shows how to make one otherwise.
+
+    Functions that draw random numbers take an explicit generator so that a seed fixes their output.
+    """
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError(
+            f"rng must be a numpy Generator such as np.random.default_rng(0), got {type(rng).__name__}."
+        )
+    return rng
 
 
 def pick(*, ci: T = _UNSET, cpu: T = _UNSET, gpu: T = _UNSET) -> T:

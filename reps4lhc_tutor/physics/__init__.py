@@ -1,11 +1,14 @@
-"""Physics as pure numpy functions (no torch modules).
-
-Submodules are imported explicitly, e.g. ``from reps4lhc_tutor.physics import lorentz``:
+"""Physics as pure NumPy functions (no torch modules).
 
 * :mod:`~reps4lhc_tutor.physics.lorentz` -- four-vectors ``(..., 4)`` ordered ``(E, px, py, pz)`` in GeV with
   metric ``(+, -, -, -)``: invariants, collider coordinates, boosts and rotations.
+* :mod:`~reps4lhc_tutor.physics.electroweak` -- leading-order e+e- -> mu+mu- through photon and Z exchange.
+* :mod:`~reps4lhc_tutor.physics.phasespace` -- RAMBO phase space for massless final states, generation cuts.
+* :mod:`~reps4lhc_tutor.physics.amplitudes` -- exact tree-level n-gluon amplitudes (Berends–Giele recursion),
+  full and leading colour.
+* :mod:`~reps4lhc_tutor.physics.noise` -- noise models for regression targets.
 """
 
-from . import lorentz
+from . import amplitudes, electroweak, lorentz, noise, phasespace
 
-__all__ = ["lorentz"]
+__all__ = ["amplitudes", "electroweak", "lorentz", "noise", "phasespace"]

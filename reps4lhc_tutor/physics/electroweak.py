@@ -38,6 +38,8 @@ from typing import NamedTuple
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from ..config import check_rng
+
 __all__ = [
     "GEV2_TO_PB",
     "ElectroweakParameters",
@@ -295,10 +297,7 @@ def sample_pseudodata(
         Four arrays of shape ``(energies, n_cos_bins)``. Bins with zero observed events have zero error;
         a warning is issued when any bin holds fewer than 10 events (Gaussian errors become poor).
     """
-    if not isinstance(rng, np.random.Generator):
-        raise TypeError(
-            f"rng must be a numpy.random.Generator (np.random.default_rng(seed)), got {type(rng)}."
-        )
+    check_rng(rng)
     sqrt_s_values = _as_energy(sqrt_s_values)
     if sqrt_s_values.ndim != 1 or sqrt_s_values.size == 0:
         raise ValueError(f"sqrt_s_values must be a non-empty 1D array, got shape {sqrt_s_values.shape}.")

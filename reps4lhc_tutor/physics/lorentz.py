@@ -32,6 +32,8 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from ..config import check_rng
+
 __all__ = [
     "METRIC",
     "boost",
@@ -492,10 +494,7 @@ def random_lorentz_transformation(
     array, shape ``(4, 4)`` or ``(*size, 4, 4)``
         Each satisfies ``Lambda^T g Lambda = g`` and ``det Lambda = +1``.
     """
-    if not isinstance(rng, np.random.Generator):
-        raise TypeError(
-            f"rng must be a numpy Generator such as np.random.default_rng(0), got {type(rng).__name__}."
-        )
+    check_rng(rng)
     if not (np.isfinite(max_rapidity) and max_rapidity >= 0):
         raise ValueError(f"max_rapidity must be finite and >= 0, got {max_rapidity}.")
     shape = () if size is None else tuple(np.atleast_1d(size).tolist())

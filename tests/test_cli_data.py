@@ -1,0 +1,104 @@
+"""The `reps4lhc data` commands: list the datasets and the cache, generate amplitudes into it."""
+
+import numpy as np
+import pytest
+
+from reps4lhc_tutor.cli import main
+from reps4lhc_tutor.data import cache, load_amplitudes
+from reps4lhc_tutor.physics.phasespace import PowerLawLuminosity
+
+
+@pytest.fixture(autouse=True)
+def folder(tmp_path, monkeypatch):
+    """An empty cache, and a working directory outside any course repository (data commands need none)."""
+    monkeypatch.setenv(cache.DATA_ENV, str(tmp_path / "cache"))
+    monkeypatch.chdir(tmp_path)
+    return tmp_path / "cache"
+
+
+def run(capsys, *argv: str) -> tuple[int, str, str]:
+    status = main(list(argv))
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def test_list_shows_processes_defaults_and_an_empty_cache(capsys, folder):
+    status, out, _ = run(capsys, "data", "list")
+    assert status == 0
+    for process in ("gg->gg ", "gg->ggg ", "gg->gggg ", "gg->ggggg "):
+        assert process in out
+    assert "100000 events, seed 0, sqrt_s 1000 GeV, full colour, cuts pt > 20 GeV and Delta R > 0.4" in out
+    assert f"Cache folder {folder.resolve()}" in out and "0 files, 0 B" in out
+
+
+def test_generate_then_list_then_generate_again(capsys, folder):
+    status, out, err = run(capsys, "data", "generate", "amplitudes", "--process", "gg->gg", "--events", "700")
+    assert status == 0
+    assert "gg->gg, 700 events, seed 0, full colour, sqrt_s 1000 GeV: generated in" in out
+    assert "700/700" in err  # the progress bar
+    (path,) = folder.iterdir()
+    assert str(path) in out
+
+    status, out, _ = run(capsys, "data", "list")
+    assert status == 0 and "1 file," in out
+    assert f"{path.name}  " in out and "gg->gg, 700 events, seed 0" in out and " kB  " in out
+
+    status, out, _ = run(capsys, "data", "generate", "amplitudes", "--process", "gg->gg", "--events", "700")
+    assert status == 0 and "read from the cache" in out
+
+
+def test_generate_passes_every_option_to_the_loader(capsys, folder):
+    argv = ["--process", "gg->ggg", "--events", "50", "--seed", "4", "--colour", "leading", "--sqrt-s", "800"]
+    status, out, _ = run(capsys, "data", "generate", "amplitudes", *argv)
+    assert status == 0 and "gg->ggg, 50 events, seed 4, leading colour, sqrt_s 800 GeV" in out
+    same = load_amplitudes("gg->ggg", n_events=50, seed=4, colour="leading", sqrt_s=800.0, progress=False)
+    assert same.metadata["from_cache"] is True
+    assert np.all(same.momenta[:, 0, 0] == 400.0)
+
+
+def test_list_describes_a_luminosity(capsys):
+    lumi = PowerLawLuminosity(lo=400.0, hi=900.0)
+    load_amplitudes("gg->gg", n_events=30, sqrt_s=lumi, progress=False)
+    status, out, _ = run(capsys, "data", "list")
+    assert status == 0 and "gg->gg, 30 events, seed 0, full colour, sqrt_s 400-900 GeV (power_law 3)" in out
+
+
+def test_list_flags_damaged_files(capsys, folder):
+    folder.mkdir()
+    (folder / "amplitudes-gg-gg-0000000000000000.npz").write_bytes(b"broken")
+    status, out, _ = run(capsys, "data", "list")
+    assert status == 0 and "amplitudes-gg-gg-0000000000000000.npz       6 B  damaged: delete it" in out
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--process", "gg->gq"], "invalid choice: 'gg->gq'"),
+        (["--events", "0"], "must be an integer >= 1"),
+        (["--events", "many"], "invalid integer value"),
+        (["--seed", "-2"], "must be an integer >= 0"),
+        (["--colour", "subleading"], "invalid choice"),
+        (["--sqrt-s", "-1"], "must be a finite number > 0"),
+    ],
+)
+def test_bad_options_are_usage_errors(capsys, folder, argv, message):
+    with pytest.raises(SystemExit) as info:
+        main(["data", "generate", "amplitudes", *argv])
+    assert info.value.code == 2
+    assert message in capsys.readouterr().err
+    assert not folder.exists()
+
+
+def test_a_damaged_cache_file_is_one_line_and_status_2(capsys, folder):
+    run(capsys, "data", "generate", "amplitudes", "--process", "gg->gg", "--events", "20")
+    (path,) = folder.iterdir()
+    path.write_bytes(b"broken")
+    status, _, err = run(capsys, "data", "generate", "amplitudes", "--process", "gg->gg", "--events", "20")
+    assert status == 2 and err.startswith("reps4lhc: error: cache file") and "delete it" in err
+
+
+def test_help_lists_the_data_commands(capsys):
+    with pytest.raises(SystemExit):
+        main(["data", "--help"])
+    out = capsys.readouterr().out
+    assert "list" in out and "generate" in out
