@@ -4,7 +4,7 @@ NOTEBOOKS ?=
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: help setup book test execute status links assignments clean
+.PHONY: help setup book test execute status links assignments data clean
 
 help:  ## list the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -30,6 +30,9 @@ links:  ## derive Colab badges, install cells and the README course map from _co
 
 assignments: setup  ## write student versions of the notebooks to assignments/
 	@$(BIN)/reps4lhc assignments build
+
+data: setup  ## list the datasets and what the cache holds (generate with: .venv/bin/reps4lhc data generate ...)
+	@$(BIN)/reps4lhc data list
 
 clean:  ## remove build outputs (keeps .venv)
 	rm -rf _build assignments vendor
