@@ -2,10 +2,27 @@
 
 * :mod:`~reps4lhc_tutor.data.cache` -- the cache folder (``$REPS4LHC_DATA``, default ``~/.cache/reps4lhc``),
   stable keys, atomic writes.
-* :mod:`~reps4lhc_tutor.data.loaders` -- one ``load_*`` function per dataset, e.g. :func:`load_amplitudes`.
+* :mod:`~reps4lhc_tutor.data.download` -- verified, resumable, atomic downloads.
+* :mod:`~reps4lhc_tutor.data.registry` -- the official public datasets: files, checksums, DOIs.
+* :mod:`~reps4lhc_tutor.data.loaders` -- :func:`load_amplitudes`, exact gluon amplitudes computed on demand.
+* :mod:`~reps4lhc_tutor.data.jets` -- :func:`load_top_tagging`, :func:`load_quark_gluon`, :func:`load_zjets`.
 """
 
-from . import cache, loaders
+from . import cache, download, jets, loaders, registry
+from .jets import JetData, load_quark_gluon, load_top_tagging, load_zjets
 from .loaders import AMPLITUDE_PROCESSES, AmplitudeData, load_amplitudes
 
-__all__ = ["AMPLITUDE_PROCESSES", "AmplitudeData", "cache", "load_amplitudes", "loaders"]
+__all__ = [
+    "AMPLITUDE_PROCESSES",
+    "AmplitudeData",
+    "JetData",
+    "cache",
+    "download",
+    "jets",
+    "load_amplitudes",
+    "load_quark_gluon",
+    "load_top_tagging",
+    "load_zjets",
+    "loaders",
+    "registry",
+]
