@@ -70,7 +70,7 @@ def _mirror(monkeypatch, name: str, server: Loopback, files: dict[str, bytes], *
     """Serve ``files`` and point registry entry ``name`` at them, with their checksums and jet counts."""
     server.files.update(files)
     dataset = registry.OFFICIAL[name].with_base_url(
-        server.url, sha256={key: _sha(value) for key, value in files.items()}, n_jets=counts
+        server.url, checksum={key: f"sha256:{_sha(value)}" for key, value in files.items()}, n_jets=counts
     )
     monkeypatch.setitem(registry.OFFICIAL, name, dataset)
 
@@ -93,19 +93,6 @@ def test_top_tagging_reads_the_pandas_layout(server, monkeypatch):
     wide = load_top_tagging("val", max_constituents=7, progress=False)  # cached now: no second request
     assert wide.constituents.shape == (6, 7, 4) and not wide.constituents[:, 5:].any()
     assert server.names() == ["val.h5"]
-
-
-def test_top_tagging_without_a_checksum_needs_verify_false(server, monkeypatch):
-    content = _top_tagging_file(_padded_jets(2, 3), np.array([0, 1]), np.zeros((2, 4)))
-    server.files["test.h5"] = content
-    monkeypatch.setitem(
-        registry.OFFICIAL, "top-tagging", registry.OFFICIAL["top-tagging"].with_base_url(server.url)
-    )
-    with pytest.raises(ValueError, match="verify=False"):
-        load_top_tagging("test", progress=False)
-    assert server.requests == []
-    data = load_top_tagging("test", verify=False, progress=False)
-    np.testing.assert_array_equal(data.labels, [0, 1])
 
 
 def test_top_tagging_too_many_events(server, monkeypatch):
@@ -192,13 +179,10 @@ def test_a_corrupted_download_leaves_the_cache_empty(server, monkeypatch, tmp_pa
     assert [path for path in cache.rglob("*") if path.is_file()] == []
 
 
-def test_a_damaged_file_copied_by_hand_is_reported(server, monkeypatch):
-    dataset = registry.OFFICIAL["top-tagging"]
-    path = registry.local_path(dataset, dataset.group("val")[0])
-    path.parent.mkdir(parents=True)
-    path.write_bytes(b"not hdf5")
+def test_a_verified_file_that_cannot_be_read_is_reported(server, monkeypatch):
+    _mirror(monkeypatch, "top-tagging", server, {"val.h5": b"not hdf5"})
     with pytest.raises(CacheError, match="delete it"):
-        load_top_tagging("val", verify=False, progress=False)
+        load_top_tagging("val", progress=False)
 
 
 @pytest.mark.parametrize("source", ["shipped", "generated", "auto"])
@@ -219,14 +203,16 @@ def test_unknown_names():
 
 def test_registry_records(server):
     top, qg, zjets = (registry.OFFICIAL[name] for name in ("top-tagging", "quark-gluon", "zjets"))
-    assert [file.sha256 for file in top.files] == [None, None, None]
+    assert all(file.checksum.startswith("md5:") and len(file.checksum) == 36 for file in top.files)
     assert len(qg.files) == 20 and len(zjets.files) == 68
-    assert all(len(file.sha256 or "") == 64 for file in qg.files + zjets.files)
-    assert len({file.sha256 for file in qg.files + zjets.files}) == 88
+    assert all(
+        file.checksum.startswith("sha256:") and len(file.checksum) == 71 for file in qg.files + zjets.files
+    )
+    assert len({file.checksum for file in top.files + qg.files + zjets.files}) == 91
     assert qg.files[0].url == "https://zenodo.org/records/3164691/files/QG_jets.npz?download=1"
     path = registry.local_path(qg, qg.files[1])
     assert path.parts[-3:] == ("official", "quark-gluon", "QG_jets_1.npz")
     path.parent.mkdir(parents=True)
     path.write_bytes(b"x" * 2000)
     lines = registry.describe_official()
-    assert len(lines) == 4 and "cached 1/20" in lines[2] and "verify=False" in lines[1]
+    assert len(lines) == 4 and "cached 1/20" in lines[2] and "cached 0/3" in lines[1]

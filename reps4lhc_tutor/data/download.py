@@ -2,8 +2,9 @@
 
 How :func:`download` treats the files next to its destination ``dest``:
 
-* ``dest`` itself only ever holds a complete file whose sha256 matched (or, with ``verify=False``, a complete
-  file of the announced length). An existing ``dest`` whose checksum is wrong is deleted and fetched again.
+* ``dest`` itself only ever holds a complete file whose published checksum matched. An existing ``dest`` whose
+  checksum is wrong is deleted and fetched again. Checksums are written ``"<algorithm>:<hex digest>"`` with
+  the algorithm the publisher used: ``sha256``, or ``md5`` (what Zenodo lists for its files).
 * Bytes arrive in ``dest.part`` (``<name>.part`` in the same folder). When the transfer completes, the part
   file is checked and then renamed to ``dest`` with ``os.replace``, which is atomic within one folder.
 * A network failure in the middle of a transfer (connection reset, timeout, server closing early) keeps the
@@ -24,7 +25,7 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-__all__ = ["ChecksumError", "DownloadError", "download", "sha256sum"]
+__all__ = ["ChecksumError", "DownloadError", "download", "file_digest"]
 
 _CHUNK = 1 << 20  # bytes per read: large enough for speed, small enough for a smooth progress bar
 
@@ -33,13 +34,29 @@ class DownloadError(OSError):
     """A file could not be fetched: the server is unreachable, refused the request or broke off."""
 
 
+_HEX_DIGITS = {"sha256": 64, "md5": 32}  # the algorithms publishers use, and their digest lengths
+
+
 class ChecksumError(ValueError):
-    """A downloaded file does not have the published sha256; it has been deleted."""
+    """A downloaded file does not have the published checksum; it has been deleted."""
 
 
-def sha256sum(path: Path) -> str:
-    """Hex sha256 of the file at ``path``, read in chunks (constant memory for large files)."""
-    digest = hashlib.sha256()
+def _parse_checksum(checksum: str) -> tuple[str, str]:
+    """Split ``"<algorithm>:<hex digest>"`` and check both parts."""
+    algorithm, _, digest = checksum.partition(":")
+    digest = digest.lower()
+    if algorithm not in _HEX_DIGITS:
+        raise ValueError(
+            f"checksum {checksum!r} must start with one of {', '.join(_HEX_DIGITS)} and a colon."
+        )
+    if len(digest) != _HEX_DIGITS[algorithm] or any(c not in "0123456789abcdef" for c in digest):
+        raise ValueError(f"a {algorithm} checksum has {_HEX_DIGITS[algorithm]} hex digits, got {digest!r}.")
+    return algorithm, digest
+
+
+def file_digest(path: Path, algorithm: str = "sha256") -> str:
+    """Hex digest of the file at ``path`` (``"sha256"`` or ``"md5"``), read in chunks (constant memory)."""
+    digest = hashlib.new(algorithm)
     with open(path, "rb") as stream:
         while block := stream.read(_CHUNK):
             digest.update(block)
@@ -112,9 +129,8 @@ def _transfer(url: str, part: Path, dest: Path, *, progress: bool, timeout: floa
 def download(
     url: str,
     dest: Path,
-    sha256: str | None,
+    checksum: str,
     *,
-    verify: bool = True,
     progress: bool = True,
     timeout: float = 60.0,
 ) -> Path:
@@ -126,11 +142,8 @@ def download(
         An ``http://`` or ``https://`` address.
     dest
         Final path of the file; its folder is created if needed.
-    sha256
-        The published hex sha256 of the file, or None when none is published (then ``verify`` must be False).
-    verify
-        Check the sha256. ``verify=False`` accepts the file as it arrives; use it only for files without a
-        published checksum, knowing that a damaged transfer is then noticed only when the file is read.
+    checksum
+        The published checksum, ``"sha256:<64 hex digits>"`` or ``"md5:<32 hex digits>"``.
     progress
         Show a tqdm progress bar.
     timeout
@@ -139,25 +152,17 @@ def download(
     Raises
     ------
     ValueError
-        If ``sha256`` is None while ``verify`` is True, or is not 64 hex digits.
+        If ``checksum`` is malformed.
     DownloadError
         If the server is unreachable or refuses (the message names the offline alternatives), or the transfer
         breaks off (the part file is kept: call again to resume).
     ChecksumError
-        If the completed file has another sha256; it is deleted, nothing is left at ``dest``.
+        If the completed file has another checksum; it is deleted, nothing is left at ``dest``.
     """
     dest = Path(dest)
-    if verify:
-        if sha256 is None:
-            raise ValueError(
-                f"no published sha256 for {dest.name}, so its integrity cannot be checked; pass verify=False "
-                "to accept the file unverified."
-            )
-        sha256 = sha256.lower()
-        if len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256):
-            raise ValueError(f"sha256 must be 64 hex digits, got {sha256!r}.")
+    algorithm, expected = _parse_checksum(checksum)
     if dest.is_file():
-        if not verify or sha256sum(dest) == sha256:
+        if file_digest(dest, algorithm) == expected:
             return dest
         dest.unlink()  # a corrupt or outdated copy: fetch it again
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -169,13 +174,12 @@ def download(
     except BaseException:  # Ctrl-C, disk full, ...: the part file may be incomplete in unknown ways
         part.unlink(missing_ok=True)
         raise
-    if verify:
-        found = sha256sum(part)
-        if found != sha256:
-            part.unlink()
-            raise ChecksumError(
-                f"{url} arrived with sha256 {found}, but {sha256} is published; the file was deleted. Call "
-                "again to retry; if it fails again, the server holds another version of the file."
-            )
+    found = file_digest(part, algorithm)
+    if found != expected:
+        part.unlink()
+        raise ChecksumError(
+            f"{url} arrived with {algorithm} {found}, but {expected} is published; the file was deleted. "
+            "Call again to retry; if it fails again, the server holds another version of the file."
+        )
     os.replace(part, dest)
     return dest

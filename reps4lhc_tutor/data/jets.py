@@ -128,7 +128,6 @@ def _gather(
     n_events: int | None,
     read: Callable[[Path], dict[str, NDArray[Any]]],
     *,
-    verify: bool,
     progress: bool,
 ) -> tuple[dict[str, list[NDArray[Any]]], list[RemoteFile], int]:
     """Fetch and read ``files`` in order until ``n_events`` jets are in (all files when None)."""
@@ -138,7 +137,7 @@ def _gather(
     for file in files:
         if n_events is not None and total >= n_events:
             break
-        arrays = read(fetch(dataset, file, verify=verify, progress=progress))
+        arrays = read(fetch(dataset, file, progress=progress))
         for key, value in arrays.items():
             parts.setdefault(key, []).append(value)
         used.append(file)
@@ -203,7 +202,6 @@ def load_top_tagging(
     max_constituents: int = 200,
     source: str = "official",
     *,
-    verify: bool = True,
     progress: bool = True,
 ) -> JetData:
     """Top-quark jets against QCD jets: the top-tagging reference dataset (Kasieczka et al. 2019).
@@ -230,9 +228,6 @@ def load_top_tagging(
         Particles kept per jet, leading pT first; more than the file holds pads with zeros.
     source
         Only ``"official"`` in this version.
-    verify
-        No sha256 is published for these files, so the default ``verify=True`` refuses to download them
-        and says so; pass ``verify=False`` to accept an unverified download.
     progress
         Show download progress bars.
 
@@ -262,7 +257,6 @@ def load_top_tagging(
         files,
         n_events,
         lambda path: _read_top_tagging(path, n_events),
-        verify=verify,
         progress=progress,
     )
     if n_events is not None and total < n_events:
@@ -348,7 +342,7 @@ def load_quark_gluon(
     what = "the quark/gluon dataset"
     _check_available(n_events, files, what)
     parts, used, total = _gather(
-        dataset, files, n_events, lambda path: _read_npz(path, ("X", "y")), verify=True, progress=progress
+        dataset, files, n_events, lambda path: _read_npz(path, ("X", "y")), progress=progress
     )
     if n_events is not None and total < n_events:
         raise _too_few(n_events, total, what)
@@ -441,7 +435,7 @@ def load_zjets(
         arrays["pid"] = _zjets_pids(arrays[f"{level}_particles"][..., 3], path)
         return arrays
 
-    parts, used, total = _gather(dataset, files, n_events, read, verify=True, progress=progress)
+    parts, used, total = _gather(dataset, files, n_events, read, progress=progress)
     if n_events is not None and total < n_events:
         raise _too_few(n_events, total, what)
     n = total if n_events is None else n_events

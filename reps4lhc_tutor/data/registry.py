@@ -1,7 +1,7 @@
 """The registry of the official public datasets: where each file lives, its checksum, what the data are.
 
 Each :class:`OfficialDataset` names its Zenodo record (DOI), a description, the reference to cite and its
-files (:class:`RemoteFile`: URL, sha256 where one is published, jet count where known). :func:`fetch` brings
+files (:class:`RemoteFile`: URL, published checksum, jet count where known). :func:`fetch` brings
 one file into the cache folder through :func:`~reps4lhc_tutor.data.download.download`, at
 ``<cache_dir>/official/<dataset>/<file name>`` (see :func:`~reps4lhc_tutor.data.cache.cache_dir`).
 
@@ -11,10 +11,8 @@ Checksums, and where they come from -- none is made up here:
   ``src/energyflow/datasets/qg_jets.py`` and ``src/energyflow/data/ZjetsDelphes.json``, commit 7c9e330 of
   2024-11-01) records and checks for exactly these Zenodo files; EnergyFlow checks them as sha256 (64 hex
   digits), and its md5 lists are not used here.
-* top tagging: no sha256 is published for ``train.h5``, ``val.h5`` and ``test.h5`` (Zenodo lists md5 sums
-  only on its web page, and none was available to copy here), so their ``sha256`` is None and they download
-  only with ``verify=False``: the user opts in to an unverified file, which is then checked only by being
-  parsed. Add the sha256 here once computed from a trusted copy.
+* top tagging: the md5 sums that Zenodo lists for ``train.h5``, ``val.h5`` and ``test.h5`` (no sha256 is
+  published for them), as recorded by public loaders of this dataset that verify them on download.
 """
 
 from __future__ import annotations
@@ -46,7 +44,7 @@ class RemoteFile:
 
     name: str  # file name, also the name in the cache folder
     url: str
-    sha256: str | None  # None: no published checksum, download needs verify=False
+    checksum: str  # "<algorithm>:<hex digest>" as published, see reps4lhc_tutor.data.download
     group: str  # the split or generator it belongs to, e.g. "train" or "pythia26"
     n_jets: int | None = None  # None: not published per file
 
@@ -80,17 +78,17 @@ class OfficialDataset:
     def with_base_url(
         self,
         base_url: str,
-        sha256: Mapping[str, str | None] | None = None,
+        checksum: Mapping[str, str] | None = None,
         n_jets: Mapping[str, int | None] | None = None,
     ) -> OfficialDataset:
         """A copy whose files are fetched from ``<base_url>/<name>`` (a mirror or a local test server), with
-        the checksums and jet counts replaced where ``sha256`` or ``n_jets`` (file name -> value) say so."""
-        sha256, n_jets = sha256 or {}, n_jets or {}
+        the checksums and jet counts replaced where ``checksum`` or ``n_jets`` (file name -> value) say so."""
+        checksum, n_jets = checksum or {}, n_jets or {}
         files = tuple(
             dataclasses.replace(
                 file,
                 url=f"{base_url.rstrip('/')}/{file.name}",
-                sha256=sha256.get(file.name, file.sha256),
+                checksum=checksum.get(file.name, file.checksum),
                 n_jets=n_jets.get(file.name, file.n_jets),
             )
             for file in self.files
@@ -200,8 +198,15 @@ _ZJETS_SHA256 = {
 }
 
 
-def _zenodo(record: str, name: str, sha256: str | None, group: str, n_jets: int | None) -> RemoteFile:
-    return RemoteFile(name, _ZENODO.format(record=record, name=name), sha256, group, n_jets)
+_TOP_TAGGING_MD5 = {
+    "train": "45663819f47c13724f67eb0fd80bfa5c",
+    "val": "dca4b7248027618f041f9baa86d360fc",
+    "test": "13163479dee30a5fe546e4536cc3d04d",
+}
+
+
+def _zenodo(record: str, name: str, checksum: str, group: str, n_jets: int | None) -> RemoteFile:
+    return RemoteFile(name, _ZENODO.format(record=record, name=name), checksum, group, n_jets)
 
 
 _TOP_TAGGING = OfficialDataset(
@@ -221,8 +226,7 @@ _TOP_TAGGING = OfficialDataset(
     ),
     loader="load_top_tagging",
     files=tuple(
-        # No published sha256 (see the module docstring): these download only with verify=False.
-        _zenodo("2603256", f"{split}.h5", None, split, n_jets)
+        _zenodo("2603256", f"{split}.h5", f"md5:{_TOP_TAGGING_MD5[split]}", split, n_jets)
         for split, n_jets in (("train", 1_200_000), ("val", 400_000), ("test", 400_000))
     ),
 )
@@ -243,7 +247,9 @@ _QUARK_GLUON = OfficialDataset(
     ),
     loader="load_quark_gluon",
     files=tuple(
-        _zenodo("3164691", "QG_jets.npz" if i == 0 else f"QG_jets_{i}.npz", sha256, "pythia", 100_000)
+        _zenodo(
+            "3164691", "QG_jets.npz" if i == 0 else f"QG_jets_{i}.npz", f"sha256:{sha256}", "pythia", 100_000
+        )
         for i, sha256 in enumerate(_QUARK_GLUON_SHA256)
     ),
 )
@@ -273,7 +279,7 @@ _ZJETS = OfficialDataset(
     ),
     loader="load_zjets",
     files=tuple(
-        _zenodo("3548091", f"{prefix}_Zjet_pTZ-200GeV_{i}.npz", sha256, generator, None)
+        _zenodo("3548091", f"{prefix}_Zjet_pTZ-200GeV_{i}.npz", f"sha256:{sha256}", generator, None)
         for generator, prefix in ZJETS_GENERATORS.items()
         for i, sha256 in enumerate(_ZJETS_SHA256[generator])
     ),
@@ -297,13 +303,12 @@ def local_path(dataset: OfficialDataset, file: RemoteFile) -> Path:
     return cache_dir() / "official" / dataset.name / file.name
 
 
-def fetch(dataset: OfficialDataset, file: RemoteFile, *, verify: bool = True, progress: bool = True) -> Path:
+def fetch(dataset: OfficialDataset, file: RemoteFile, *, progress: bool = True) -> Path:
     """The local path of ``file``, downloaded and verified first unless a verified copy is cached.
 
-    ``verify=False`` is needed for files without a published sha256 (the top-tagging files). Errors as
-    :func:`~reps4lhc_tutor.data.download.download`.
+    Errors as :func:`~reps4lhc_tutor.data.download.download`.
     """
-    return download(file.url, local_path(dataset, file), file.sha256, verify=verify, progress=progress)
+    return download(file.url, local_path(dataset, file), file.checksum, progress=progress)
 
 
 def describe_official() -> list[str]:
@@ -315,12 +320,8 @@ def describe_official() -> list[str]:
         size = sum(path.stat().st_size for path in present)
         counts = [file.n_jets for file in dataset.files]
         jets = f"{sum(counts):,} jets" if None not in counts else "jets per file unpublished"
-        unverified = (
-            " (no published sha256: verify=False)" if any(f.sha256 is None for f in dataset.files) else ""
-        )
         lines.append(
             f"  {dataset.name:<12} {dataset.loader}(source='official'), doi:{dataset.doi}, "
             f"{len(dataset.files)} files, {jets}; cached {len(present)}/{len(cached)} ({size / 1e6:.1f} MB)"
-            f"{unverified}"
         )
     return lines

@@ -7,8 +7,9 @@
 * :mod:`~reps4lhc_tutor.physics.amplitudes` -- exact tree-level n-gluon amplitudes (Berends–Giele recursion),
   full and leading colour.
 * :mod:`~reps4lhc_tutor.physics.noise` -- noise models for regression targets.
+* :mod:`~reps4lhc_tutor.physics.jets` -- jet substructure observables on zero-padded constituent arrays.
 """
 
-from . import amplitudes, electroweak, lorentz, noise, phasespace
+from . import amplitudes, electroweak, jets, lorentz, noise, phasespace
 
-__all__ = ["amplitudes", "electroweak", "lorentz", "noise", "phasespace"]
+__all__ = ["amplitudes", "electroweak", "jets", "lorentz", "noise", "phasespace"]
