@@ -17,6 +17,7 @@ import nbformat
 
 from .assignments import build_all, verify_assignment
 from .config import active_profile
+from .data import pythia
 from .data.cache import DATA_ENV, CacheError, cache_dir, cached_files
 from .data.loaders import AMPLITUDE_PROCESSES, load_amplitudes
 from .links import sync
@@ -195,6 +196,36 @@ def _data_generate_amplitudes(args: argparse.Namespace, root: Path | None) -> in
     return 0
 
 
+def _generation_failed(err: Exception) -> int:
+    print(f"reps4lhc: error: {err}", file=sys.stderr)
+    return 2
+
+
+def _data_generate_jets(args: argparse.Namespace, root: Path | None) -> int:
+    if (args.chunk is None) != (args.of is None):
+        return _generation_failed(ValueError("--chunk k and --of K go together."))
+    chunk = None if args.chunk is None else (args.chunk, args.of)
+    try:
+        path = pythia.generate(
+            args.dataset, args.n, args.seed, jobs=args.jobs, chunk=chunk, level=args.level, out=args.out
+        )
+    except (ImportError, ValueError) as err:  # missing generators, a bad level or chunk
+        return _generation_failed(err)
+    print(f"{path} ({_size(path.stat().st_size)})")
+    if chunk is not None:
+        print(f"chunk {chunk[0]} of {chunk[1]}: join all {chunk[1]} with `reps4lhc data merge FILE ...`")
+    return 0
+
+
+def _data_merge(args: argparse.Namespace, root: Path | None) -> int:
+    try:
+        path = pythia.merge(args.chunks, out=args.out)
+    except (ValueError, OSError) as err:  # chunks that do not fit together, unreadable files
+        return _generation_failed(err)
+    print(f"{path} ({_size(path.stat().st_size)})")
+    return 0
+
+
 def _count(minimum: int) -> Callable[[str], int]:
     """An argparse type: an integer >= ``minimum``."""
 
@@ -297,6 +328,27 @@ def _parser() -> argparse.ArgumentParser:
         help="partonic centre-of-mass energy in GeV (default: %(default)s)",
     )
     amplitudes.set_defaults(handler=_data_generate_amplitudes, needs_root=False)
+    for name, spec in pythia.DATASETS.items():
+        jets = generate_kinds.add_parser(
+            name, help=f"{' vs '.join(spec.label_names)} jets from Pythia 8 + FastJet (data.pythia.generate)"
+        )
+        jets.add_argument("--n", type=_count(1), required=True, help="jets in all, split over the two labels")
+        jets.add_argument("--jobs", type=_count(1), default=1, help="worker processes (default: 1)")
+        jets.add_argument("--seed", type=_count(0), default=0, help="seed (default: 0)")
+        jets.add_argument("--chunk", type=_count(0), metavar="k", help="make only chunk k of --of K")
+        jets.add_argument("--of", type=_count(1), metavar="K", help="number of chunks")
+        jets.add_argument("--out", type=Path, help="output .h5 file (default: in the cache folder)")
+        if spec.default_level != "both":
+            jets.add_argument(
+                "--level",
+                choices=["particle", "detector"],
+                help=f"constituents before or after the detector model (default: {spec.default_level})",
+            )
+        jets.set_defaults(handler=_data_generate_jets, needs_root=False, level=None)
+    merge = data_commands.add_parser("merge", help="join the chunk files of one generated jet dataset")
+    merge.add_argument("chunks", nargs="+", type=Path, help="the K chunk files")
+    merge.add_argument("--out", type=Path, help="output .h5 file (default: in the cache folder)")
+    merge.set_defaults(handler=_data_merge, needs_root=False)
     return parser
 
 

@@ -102,3 +102,69 @@ def test_help_lists_the_data_commands(capsys):
         main(["data", "--help"])
     out = capsys.readouterr().out
     assert "list" in out and "generate" in out
+
+
+# `reps4lhc data generate top-tagging|quark-gluon|zjets` and `data merge`: the generator is replaced by a
+# recorder here (tests/test_pythia.py runs the real one).
+
+
+@pytest.fixture
+def fake_generate(monkeypatch, tmp_path):
+    from reps4lhc_tutor.data import pythia
+
+    calls = []
+
+    def generate(name, n_jets, seed=0, *, jobs=1, chunk=None, level=None, out=None, progress=True):
+        calls.append({"name": name, "n": n_jets, "seed": seed, "jobs": jobs, "chunk": chunk, "level": level})
+        path = out if out is not None else tmp_path / f"{name}.h5"
+        path.write_bytes(b"0" * 2048)
+        return path
+
+    monkeypatch.setattr(pythia, "generate", generate)
+    return calls
+
+
+def test_generate_jets_passes_every_option(capsys, fake_generate, tmp_path):
+    argv = ["--n", "2000", "--jobs", "2", "--seed", "7", "--chunk", "1", "--of", "3", "--level", "particle"]
+    status, out, _ = run(capsys, "data", "generate", "top-tagging", *argv, "--out", str(tmp_path / "t.h5"))
+    assert status == 0
+    assert fake_generate == [
+        {"name": "top-tagging", "n": 2000, "seed": 7, "jobs": 2, "chunk": (1, 3), "level": "particle"}
+    ]
+    assert f"{tmp_path / 't.h5'} (2.0 kB)" in out and "chunk 1 of 3" in out and "data merge" in out
+
+    status, out, _ = run(capsys, "data", "generate", "zjets", "--n", "10")
+    assert status == 0
+    assert fake_generate[-1] == {"name": "zjets", "n": 10, "seed": 0, "jobs": 1, "chunk": None, "level": None}
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["quark-gluon", "--n", "10", "--chunk", "0"], "--chunk k and --of K go together"),
+        (["quark-gluon", "--n", "0"], "must be an integer >= 1, got 0"),
+        (["quark-gluon"], "the following arguments are required: --n"),
+        (["zjets", "--n", "5", "--level", "particle"], "unrecognized arguments: --level particle"),
+        (["w-tagging", "--n", "5"], "invalid choice: 'w-tagging'"),
+    ],
+)
+def test_generate_jets_usage_errors(capsys, fake_generate, argv, message):
+    try:
+        status = main(["data", "generate", *argv])
+    except SystemExit as exit:  # argparse's own errors
+        status = exit.code
+    assert status == 2 and message in capsys.readouterr().err
+    assert fake_generate == []
+
+
+def test_generate_jets_reports_missing_generators(capsys, monkeypatch):
+    monkeypatch.setitem(__import__("sys").modules, "fastjet", None)
+    status, _, err = run(capsys, "data", "generate", "top-tagging", "--n", "4")
+    assert status == 2 and err.startswith("reps4lhc: error:") and 'pip install "reps4lhc_tutor[data]"' in err
+
+
+def test_merge_reports_chunks_that_do_not_fit(capsys, tmp_path):
+    bad = tmp_path / "bad.h5"
+    bad.write_bytes(b"not hdf5")
+    status, _, err = run(capsys, "data", "merge", str(bad))
+    assert status == 2 and "not a readable generated jet file" in err
