@@ -17,9 +17,10 @@ import nbformat
 
 from .assignments import build_all, verify_assignment
 from .config import active_profile
-from .data import pythia
-from .data.cache import DATA_ENV, CacheError, cache_dir, cached_files
+from .data import pythia, shipped
+from .data.cache import DATA_ENV, CachedFile, CacheError, cache_dir, cached_files
 from .data.loaders import AMPLITUDE_PROCESSES, load_amplitudes
+from .data.registry import OFFICIAL, local_path
 from .links import sync
 from .notebooks import (
     METADATA_KEY,
@@ -157,6 +158,33 @@ def _describe(metadata: dict) -> str:
     )
 
 
+def _describe_jets(metadata: dict) -> str:
+    """One line saying what a generated jet file holds."""
+    chunk = f", chunk {metadata['chunk'][0]} of {metadata['chunk'][1]}" if "chunk" in metadata else ""
+    what = f"{metadata['dataset']}, {metadata['n_jets']} jets, seed {metadata['seed']}"
+    return f"{what}, {metadata['level']} level{chunk}"
+
+
+def _generated_status(name: str, files: list[CachedFile]) -> str:
+    """The generated cache files of jet dataset ``name``, or how to make one."""
+    mine = [file for file in files if file.metadata is not None and file.metadata.get("dataset") == name]
+    if not mine:
+        return f"not generated (make it with `reps4lhc data generate {name} --n N --jobs J`)"
+    sizes = ", ".join(f"{file.metadata['n_jets']} jets seed {file.metadata['seed']}" for file in mine)
+    count = f"{len(mine)} file{'' if len(mine) == 1 else 's'}"
+    return f"{count} in the cache, {_size(sum(file.size for file in mine))}: {sizes}"
+
+
+def _official_status(name: str) -> str:
+    """How many files of official dataset ``name`` are in the cache, and their size."""
+    dataset = OFFICIAL[name]
+    present = [path for path in (local_path(dataset, file) for file in dataset.files) if path.is_file()]
+    if not present:
+        return f"not downloaded ({len(dataset.files)} files, doi:{dataset.doi}; downloaded on first use)"
+    size = _size(sum(path.stat().st_size for path in present))
+    return f"downloaded {len(present)} of {len(dataset.files)} files, {size}, doi:{dataset.doi}"
+
+
 def _data_list(args: argparse.Namespace, root: Path | None) -> int:
     defaults = _AMPLITUDE_DEFAULTS
     cuts = defaults["cuts"]
@@ -168,12 +196,30 @@ def _data_list(args: argparse.Namespace, root: Path | None) -> int:
     for process, n_final in AMPLITUDE_PROCESSES.items():
         print(f"  {process:<10} {2 + n_final} gluons")
     files = cached_files()
+    jet_files = [file for file in files if file.path.suffix == ".h5"]
+    print("Jet datasets: reps4lhc_tutor.data.load_<dataset>(source='shipped'|'generated'|'official'|'auto')")
+    for name in pythia.DATASETS:
+        print(f"  {name}")
+        print(f"    shipped    {shipped.shipped_status(name)}")
+        print(f"    generated  {_generated_status(name, jet_files)}")
+        print(f"    official   {_official_status(name)}")
     total = sum(file.size for file in files)
     count = f"{len(files)} file{'' if len(files) == 1 else 's'}"
     print(f"Cache folder {cache_dir()} (set ${DATA_ENV} to move it): {count}, {_size(total)}")
     for file in files:
-        what = "damaged: delete it" if file.metadata is None else _describe(file.metadata)
+        if file.metadata is None:
+            what = "damaged: delete it"
+        else:
+            what = _describe_jets(file.metadata) if file.path.suffix == ".h5" else _describe(file.metadata)
         print(f"  {file.path.name}  {_size(file.size):>8}  {what}")
+    return 0
+
+
+def _data_manifest(args: argparse.Namespace, root: Path | None) -> int:
+    if args.check:
+        return _report(shipped.check_manifest(), "data/MANIFEST matches the shipped files")
+    path = shipped.write_manifest()
+    print(f"wrote {path}")
     return 0
 
 
@@ -293,7 +339,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     build.set_defaults(handler=_assignments_build)
 
-    data = commands.add_parser("data", help="list | generate: datasets and the data cache")
+    data = commands.add_parser("data", help="list | generate | merge | manifest: datasets and the data cache")
     data_commands = data.add_subparsers(dest="action", required=True, metavar="ACTION")
     listing = data_commands.add_parser("list", help="show the available datasets and the cached files")
     listing.set_defaults(handler=_data_list, needs_root=False)
@@ -349,6 +395,11 @@ def _parser() -> argparse.ArgumentParser:
     merge.add_argument("chunks", nargs="+", type=Path, help="the K chunk files")
     merge.add_argument("--out", type=Path, help="output .h5 file (default: in the cache folder)")
     merge.set_defaults(handler=_data_merge, needs_root=False)
+    manifest = data_commands.add_parser(
+        "manifest", help="write data/MANIFEST from the shipped files (sha256, sizes, counts, settings)"
+    )
+    manifest.add_argument("--check", action="store_true", help="only report where it differs from the files")
+    manifest.set_defaults(handler=_data_manifest, needs_root=False)
     return parser
 
 
@@ -360,7 +411,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return args.handler(args, None)
         root = args.root.resolve() if args.root is not None else find_root(Path.cwd())
         return args.handler(args, root)
-    except (CourseError, FileNotFoundError, CacheError) as err:
+    except (CourseError, FileNotFoundError, CacheError, shipped.ShippedDataError) as err:
         print(f"reps4lhc: error: {err}", file=sys.stderr)
         return 2
 

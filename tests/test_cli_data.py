@@ -2,9 +2,10 @@
 
 import numpy as np
 import pytest
+from test_jet_sources import fake_file
 
 from reps4lhc_tutor.cli import main
-from reps4lhc_tutor.data import cache, load_amplitudes
+from reps4lhc_tutor.data import cache, load_amplitudes, pythia, registry, shipped
 from reps4lhc_tutor.physics.phasespace import PowerLawLuminosity
 
 
@@ -168,3 +169,27 @@ def test_merge_reports_chunks_that_do_not_fit(capsys, tmp_path):
     bad.write_bytes(b"not hdf5")
     status, _, err = run(capsys, "data", "merge", str(bad))
     assert status == 2 and "not a readable generated jet file" in err
+
+
+def test_list_shows_every_jet_dataset_with_each_source(capsys, folder, tmp_path, monkeypatch):
+    fake_file(tmp_path / "data" / "top-tagging.h5", "top-tagging", 4)
+    shipped.write_manifest(tmp_path / "data")
+    monkeypatch.setenv(shipped.SHIPPED_ENV, str(tmp_path / "data"))
+    fake_file(pythia.generated_path("quark-gluon", 6, 1), "quark-gluon", 6, seed=1)
+    zjets = registry.OFFICIAL["zjets"]
+    official = registry.local_path(zjets, zjets.files[0])
+    official.parent.mkdir(parents=True)
+    official.write_bytes(b"x" * 3000)
+    status, out, _ = run(capsys, "data", "list")
+    assert status == 0
+    lines = out.splitlines()
+    top, qg, z = (lines.index(f"  {name}") for name in ("top-tagging", "quark-gluon", "zjets"))
+    assert lines[top + 1].startswith("    shipped    present, verified (0.0 MB")
+    assert lines[top + 2].startswith("    generated  not generated (make it with `reps4lhc data generate")
+    assert lines[top + 3].startswith("    official   not downloaded (3 files, doi:10.5281/zenodo.2603256")
+    assert "not listed in" in lines[qg + 1]
+    assert (
+        lines[qg + 2].startswith("    generated  1 file in the cache,") and "6 jets seed 1" in lines[qg + 2]
+    )
+    assert lines[z + 3].startswith("    official   downloaded 1 of 68 files, 3.0 kB")
+    assert "quark-gluon, 6 jets, seed 1, particle level" in out  # the cache listing describes the .h5 file

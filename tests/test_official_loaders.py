@@ -185,13 +185,6 @@ def test_a_verified_file_that_cannot_be_read_is_reported(server, monkeypatch):
         load_top_tagging("val", progress=False)
 
 
-@pytest.mark.parametrize("source", ["shipped", "generated", "auto"])
-def test_other_sources_are_not_available_yet(source):
-    for load in (load_top_tagging, load_quark_gluon, load_zjets):
-        with pytest.raises(ValueError, match=r"not available yet.*source='official'"):
-            load(source=source)
-
-
 def test_unknown_names():
     with pytest.raises(ValueError, match="unknown source"):
         load_quark_gluon(source="zenodo")
@@ -212,7 +205,20 @@ def test_registry_records(server):
     assert qg.files[0].url == "https://zenodo.org/records/3164691/files/QG_jets.npz?download=1"
     path = registry.local_path(qg, qg.files[1])
     assert path.parts[-3:] == ("official", "quark-gluon", "QG_jets_1.npz")
-    path.parent.mkdir(parents=True)
-    path.write_bytes(b"x" * 2000)
-    lines = registry.describe_official()
-    assert len(lines) == 4 and "cached 1/20" in lines[2] and "cached 0/3" in lines[1]
+
+
+def test_official_splits_take_whole_files_and_generic_zjets_names(server, monkeypatch):
+    names = ["QG_jets.npz"] + [f"QG_jets_{i}.npz" for i in range(1, 20)]
+    files = {name: _npz(X=np.full((1, 1, 4), i + 1.0), y=np.ones(1)) for i, name in enumerate(names)}
+    _mirror(monkeypatch, "quark-gluon", server, files, **dict.fromkeys(files, 1))
+    val = load_quark_gluon(n_events=None, split="val", progress=False)
+    assert server.names() == ["QG_jets_16.npz", "QG_jets_17.npz"] and val.meta["split"] == "val"
+    with pytest.raises(
+        ValueError, match=r"n_events=3 but the quark/gluon dataset \('test' files\) holds only 2"
+    ):
+        load_quark_gluon(n_events=3, split="test", progress=False)
+    with pytest.raises(ValueError, match="comes in splits"):
+        load_top_tagging(None, progress=False)
+    content = _npz(gen_particles=np.zeros((1, 1, 4)), gen_jets=np.ones((1, 4)))
+    _mirror(monkeypatch, "zjets", server, {"Herwig_Zjet_pTZ-200GeV_0.npz": content})
+    assert load_zjets("data", n_events=1, progress=False).meta["generator"] == "herwig"

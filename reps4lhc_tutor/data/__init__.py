@@ -5,7 +5,11 @@
 * :mod:`~reps4lhc_tutor.data.download` -- verified, resumable, atomic downloads.
 * :mod:`~reps4lhc_tutor.data.registry` -- the official public datasets: files, checksums, DOIs.
 * :mod:`~reps4lhc_tutor.data.loaders` -- :func:`load_amplitudes`, exact gluon amplitudes computed on demand.
-* :mod:`~reps4lhc_tutor.data.jets` -- :func:`load_top_tagging`, :func:`load_quark_gluon`, :func:`load_zjets`.
+* :mod:`~reps4lhc_tutor.data.jets` -- :func:`load_top_tagging`, :func:`load_quark_gluon`, :func:`load_zjets`
+  from the shipped, generated or official samples.
+* :mod:`~reps4lhc_tutor.data.shipped` -- the samples in the repository's ``data/`` and their MANIFEST.
+* :mod:`~reps4lhc_tutor.data.pythia` and :mod:`~reps4lhc_tutor.data.detector` -- jet generation with
+  Pythia 8 + FastJet (imported when generating: the ``data`` extra) and a parametric detector.
 """
 
 from . import cache, download, jets, loaders, registry

@@ -5,6 +5,8 @@
   the arguments that determine its content (:func:`cache_key`); any changed argument gives another file.
 * Writes are atomic (:func:`atomic_write`): data go to a temporary file in the same folder, which replaces the
   target only when complete, so an error or Ctrl-C never leaves a half-written file under the final name.
+* Generated jet files (:mod:`~reps4lhc_tutor.data.pythia`) are HDF5, ``<name>-<key>.h5``, with their metadata
+  as a JSON attribute; :func:`cached_files` lists them too.
 * Format: ``.npz`` holding the arrays plus ``__metadata__``, a JSON string (:func:`save_npz`,
   :func:`load_npz`); readable with ``numpy.load`` alone and without pickle.
 """
@@ -22,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import h5py
 import numpy as np
 
 __all__ = [
@@ -159,13 +162,26 @@ class CachedFile:
     metadata: dict[str, Any] | None  # None: the file is damaged (delete it)
 
 
+def _h5_metadata(path: Path) -> dict[str, Any]:
+    """The JSON ``metadata`` attribute of a generated HDF5 jet file (:mod:`~reps4lhc_tutor.data.pythia`)."""
+    try:
+        with h5py.File(path, "r") as stream:
+            return json.loads(stream.attrs["metadata"])
+    except (OSError, KeyError, ValueError) as err:
+        raise CacheError(f"cache file {path} is damaged ({err}); delete it and generate it again.") from err
+
+
 def cached_files() -> list[CachedFile]:
-    """Every ``.npz`` file in :func:`cache_dir`, sorted by name, with its size and metadata."""
+    """Every ``.npz`` and generated ``.h5`` file in :func:`cache_dir` (not its subfolders), sorted by name,
+    with its size and metadata."""
     folder = cache_dir()
+    paths = sorted([*folder.glob("*.npz"), *folder.glob("*.h5")]) if folder.is_dir() else []
     files = []
-    for path in sorted(folder.glob("*.npz")) if folder.is_dir() else []:
+    for path in paths:
         try:
-            metadata: dict[str, Any] | None = read_metadata(path)
+            metadata: dict[str, Any] | None = (
+                _h5_metadata(path) if path.suffix == ".h5" else read_metadata(path)
+            )
         except CacheError:
             metadata = None
         files.append(CachedFile(path, path.stat().st_size, metadata))

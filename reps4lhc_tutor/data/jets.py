@@ -1,20 +1,40 @@
 """Jet datasets for classification and unfolding: :func:`load_top_tagging`, :func:`load_quark_gluon`,
 :func:`load_zjets`, each returning a :class:`JetData`.
 
-Every loader returns the same conventions, whatever the file layout of the source:
+Every loader returns the same conventions, whatever the source and its file layout:
 
 * ``constituents``: ``(jets, max_constituents, 4)`` float32 four-vectors (E, px, py, pz) in GeV, the leading
   particles by pT first, zero-padded (a padding row is all zeros).
 * ``pid``: ``(jets, max_constituents)`` int32 PDG ids where the source has them (0 for padding), else None.
 * ``labels``: ``(jets,)`` int64 class labels where the dataset has classes, else None.
+* ``meta["source"]``: where the jets came from, with the provenance of the file(s).
 
-Only ``source="official"`` (the public Zenodo records of :mod:`~reps4lhc_tutor.data.registry`, downloaded
-and verified on first use) is available in this version; ``"shipped"``, ``"generated"`` and ``"auto"`` are
-accepted names that raise a ValueError saying so.
+Sources (``source=``, DESIGN.md "Data"):
+
+* ``"shipped"``: the small samples in the repository's ``data/`` folder, verified against ``data/MANIFEST``
+  before use (:mod:`~reps4lhc_tutor.data.shipped`); they need a checkout of the repository.
+* ``"generated"``: a file made by :func:`~reps4lhc_tutor.data.pythia.generate` in the cache folder for the
+  requested size and ``seed``. If it is not there and ``n_events`` is given, it is generated now (Pythia 8
+  and FastJet, all cores, with a progress bar; a few minutes per 10k jets). With ``n_events=None`` the
+  largest cached file of that seed is used.
+* ``"official"``: the public Zenodo records of :mod:`~reps4lhc_tutor.data.registry`, downloaded and
+  verified on first use.
+* ``"auto"``: official if its first file is cached or the server answers within
+  :data:`REACHABLE_TIMEOUT` seconds, else a generated cache file, else the shipped sample; it prints the
+  choice in one line. At the ``ci`` profile (``REPS4LHC_PROFILE=ci``) it always takes the shipped sample.
+
+Splits: the official top-tagging files come as ``"train"``, ``"val"`` and ``"test"``. Everywhere else
+``split`` takes the contiguous fractions :data:`SPLIT_FRACTIONS` of the jets (generated and shipped files
+store their jets in random order) or, for the official quark/gluon and Z+jets records, of the files in
+order; ``split=None`` takes everything. ``n_events`` then counts the jets of that split.
 """
 
 from __future__ import annotations
 
+import math
+import os
+import socket
+import urllib.parse
 import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -25,20 +45,47 @@ import h5py
 import numpy as np
 from numpy.typing import NDArray
 
+from ..config import active_profile
 from ..physics.lorentz import from_ptyphim
-from .cache import CacheError
-from .registry import ZJETS_GENERATORS, OfficialDataset, RemoteFile, fetch, official_dataset
+from . import pythia, shipped
+from .cache import CacheError, cache_dir, cached_files
+from .registry import ZJETS_GENERATORS, OfficialDataset, RemoteFile, fetch, local_path, official_dataset
 
-__all__ = ["SOURCES", "ZJETS_OBSERVABLES", "JetData", "load_quark_gluon", "load_top_tagging", "load_zjets"]
+__all__ = [
+    "REACHABLE_TIMEOUT",
+    "SOURCES",
+    "SPLITS",
+    "SPLIT_FRACTIONS",
+    "ZJETS_OBSERVABLES",
+    "JetData",
+    "load_quark_gluon",
+    "load_top_tagging",
+    "load_zjets",
+]
 
 SOURCES = ("shipped", "generated", "official", "auto")
-"""Where a loader may take its data from (DESIGN.md, "Data"); only "official" exists in this version."""
+"""Where a loader may take its data from (module docstring)."""
+
+SPLITS = ("train", "val", "test")
+SPLIT_FRACTIONS = (0.8, 0.1, 0.1)
+"""The share of the jets (or official files) in ``"train"``, ``"val"`` and ``"test"`` where the source has
+no split of its own."""
+
+REACHABLE_TIMEOUT = 3.0
+"""Seconds ``source="auto"`` waits for the official server before it takes another source."""
 
 ZJETS_OBSERVABLES = ("mults", "widths", "lhas", "ang2s", "tau2s", "sdms", "zgs")
-"""Per-jet observables stored in the Z+jets files (prefixed by the level, e.g. ``gen_widths``)."""
+"""Per-jet observables stored in the official Z+jets files (prefixed by the level, e.g. ``gen_widths``)."""
+
+ZJETS_SAMPLES = {"simulation": "pythia26", "data": "herwig"}
+"""The generic Z+jets sample names and the official generator each means (as in the OmniFold paper); in
+generated and shipped files they are labels 0 and 1."""
 
 # The Z+jets files store a PDG id as a small float: round(10 * value) indexes this table.
 _ZJETS_PIDS = np.array([22, 211, -211, 130, 11, -11, 13, -13, 321, -321, 2212, -2212, 2112, -2112])
+_CONVENTIONS = (
+    "constituents (jets, particles, 4) float32 (E, px, py, pz) in GeV, leading pT first, zero-padded"
+)
 
 
 @dataclass
@@ -48,21 +95,211 @@ class JetData:
     constituents: NDArray[np.float32]  # (jets, particles, 4): (E, px, py, pz) in GeV, zero-padded
     labels: NDArray[np.int64] | None  # (jets,) or None
     pid: NDArray[np.int32] | None  # (jets, particles) or None
-    meta: dict[str, Any]  # dataset, DOI, reference, source, files, conventions, counts
+    meta: dict[str, Any]  # dataset, source, provenance, conventions, counts
     extra: dict[str, NDArray[Any]] = field(default_factory=dict)  # other per-jet arrays, first axis jets
 
     def __len__(self) -> int:
         return len(self.constituents)
 
 
+# ---------------------------------------------------------------------------------------------------------
+# Arguments, splits and the choice of source
+# ---------------------------------------------------------------------------------------------------------
+
+
 def _check_source(source: str) -> None:
     if source not in SOURCES:
         raise ValueError(f"unknown source {source!r}; use one of {', '.join(SOURCES)}.")
-    if source != "official":
-        raise ValueError(
-            f"source={source!r} is not available yet in this version of reps4lhc_tutor; use "
-            "source='official' (downloads the public dataset from Zenodo)."
+
+
+def _check_split(split: str | None) -> None:
+    if split is not None and split not in SPLITS:
+        raise ValueError(f"split must be 'train', 'val', 'test' or None (everything), got {split!r}.")
+
+
+def _split_range(n_total: int, split: str | None) -> slice:
+    """The part of ``n_total`` jets (or files) that ``split`` takes: contiguous :data:`SPLIT_FRACTIONS`."""
+    if split is None:
+        return slice(0, n_total)
+    edges = np.rint(np.cumsum((0.0, *SPLIT_FRACTIONS)) * n_total).astype(int)
+    index = SPLITS.index(split)
+    return slice(int(edges[index]), int(edges[index + 1]))
+
+
+def _file_size_for(n_events: int | None, split: str | None, samples: int) -> int | None:
+    """The smallest number of jets in a generated file whose ``split`` part holds ``n_events`` jets of each
+    of ``samples`` equal samples (2 when a loader keeps one label of two); None for None."""
+    if n_events is None:
+        return None
+    n_total = n_events
+    if split is not None:
+        n_total = math.ceil(n_events / SPLIT_FRACTIONS[SPLITS.index(split)])
+        while _split_range(n_total, split).stop - _split_range(n_total, split).start < n_events:
+            n_total += 1
+    return samples * n_total
+
+
+def _reachable(url: str, timeout: float = REACHABLE_TIMEOUT) -> bool:
+    """Whether a TCP connection to the server of ``url`` opens within ``timeout`` seconds."""
+    parts = urllib.parse.urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        with socket.create_connection((parts.hostname or "", port), timeout=timeout):
+            return True
+    except OSError:  # offline, refused, unresolvable, timed out: all mean "not reachable now"
+        return False
+
+
+def _cached_generated(name: str, n_file: int | None, seed: int) -> Path | None:
+    """The cached generated file of ``name`` with ``n_file`` jets (None: the largest) and ``seed``, if any."""
+    if n_file is not None:
+        path = pythia.generated_path(name, n_file, seed)
+        return path if path.is_file() else None
+    level = pythia.DATASETS[name].default_level
+    found = {
+        file.metadata["n_jets"]: file.path
+        for file in cached_files()
+        if file.path.suffix == ".h5"
+        and file.metadata is not None
+        and file.metadata.get("dataset") == name
+        and "chunk" not in file.metadata
+        and file.metadata.get("seed") == seed
+        and file.metadata.get("level") == level
+        and file.metadata.get("generator_version") == pythia.GENERATOR_VERSION
+    }
+    return found[max(found)] if found else None
+
+
+def _generated_file(n_file: int | None, name: str, seed: int, *, progress: bool) -> Path:
+    """The generated file to read: cached, else made now when ``n_file`` says how large."""
+    path = _cached_generated(name, n_file, seed)
+    if path is not None:
+        return path
+    if n_file is None:
+        raise FileNotFoundError(
+            f"no generated {name} file with seed {seed} in {cache_dir()}; pass n_events to generate one "
+            f"here, or run `reps4lhc data generate {name} --n N --seed {seed}`."
         )
+    return pythia.generate(name, n_file, seed, jobs=os.cpu_count() or 1, progress=progress)
+
+
+def _choose(name: str, source: str, first_official: RemoteFile, n_file: int | None, seed: int) -> str:
+    """Resolve ``source="auto"`` (module docstring) and print the choice; other sources pass through.
+
+    ``first_official`` is the first official file the call needs, ``n_file`` the size of the generated
+    file it would read (None: any).
+    """
+    if source != "auto":
+        return source
+    dataset = official_dataset(name)
+    if active_profile() == "ci":
+        choice, reason = "shipped", "the ci profile uses shipped data only"
+    elif local_path(dataset, first_official).is_file():
+        choice, reason = "official", f"cached in {local_path(dataset, first_official).parent}"
+    elif _reachable(first_official.url):
+        choice, reason = "official", f"{urllib.parse.urlsplit(first_official.url).hostname} is reachable"
+    elif (path := _cached_generated(name, n_file, seed)) is not None:
+        choice, reason = "generated", f"official server unreachable; cached {path.name}"
+    else:
+        choice, reason = "shipped", "official server unreachable and no generated file in the cache"
+    print(f"{name}: source='auto' -> {choice!r} ({reason})")
+    return choice
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Generated and shipped files
+# ---------------------------------------------------------------------------------------------------------
+
+
+def _local_file(
+    name: str, source: str, n_file: int | None, seed: int, progress: bool
+) -> tuple[Path, dict[str, Any]]:
+    """The verified shipped file or the generated file, with what ``meta`` should record about it."""
+    if source == "shipped":
+        path = shipped.shipped_path(name)
+        entry = shipped.read_manifest(path.parent)[name]
+        return path, {"file": str(path), "sha256": entry["sha256"], "command": entry["command"]}
+    path = _generated_file(n_file, name, seed, progress=progress)
+    return path, {"file": str(path)}
+
+
+def _take(
+    columns: dict[str, NDArray[Any]], split: str | None, n_events: int | None, what: str
+) -> tuple[dict[str, NDArray[Any]], int]:
+    """The ``split`` part of every column (first axis: jets), cut to the first ``n_events`` jets."""
+    n_total = len(next(iter(columns.values())))
+    part = _split_range(n_total, split)
+    available = part.stop - part.start
+    if n_events is not None and n_events > available:
+        where = (
+            what
+            if split is None
+            else f"the {split!r} split ({SPLIT_FRACTIONS[SPLITS.index(split)]:g}) of {what}"
+        )
+        raise _too_few(n_events, available, where)
+    n = available if n_events is None else n_events
+    return {key: value[part][:n] for key, value in columns.items()}, n
+
+
+def _from_file(
+    name: str,
+    source: str,
+    split: str | None,
+    n_events: int | None,
+    max_constituents: int | None,
+    seed: int,
+    progress: bool,
+    *,
+    level: str | None = None,
+    label: int | None = None,
+) -> JetData:
+    """A :class:`JetData` from a generated or shipped file.
+
+    ``level`` (``"particle"`` or ``"detector"``) picks the prefixed columns of a two-level file (zjets) and
+    ``label`` keeps the jets of one label only (zjets: 0 simulation, 1 data).
+    """
+    n_file = _file_size_for(n_events, split, 1 if label is None else 2)
+    path, about = _local_file(name, source, n_file, seed, progress)
+    arrays, metadata = pythia.read_generated(path)
+    prefix = f"{level}/" if level is not None else ""
+    columns = {
+        key.removeprefix(prefix): value
+        for key, value in arrays.items()
+        if key.startswith(prefix) or key == "labels"
+    }
+    columns = {key.removeprefix("observables/"): value for key, value in columns.items()}
+    if label is not None:
+        keep = columns["labels"] == label
+        columns = {key: value[keep] for key, value in columns.items()}
+    what = f"the {source} {name} file {path.name}"
+    if label is not None:
+        what += f" ({metadata['labels'][str(label)]!r} jets)"
+    columns, n = _take(columns, split, n_events, what)
+    constituents, pid = _leading(columns.pop("constituents"), columns.pop("pid", None), max_constituents)
+    labels = columns.pop("labels").astype(np.int64)
+    extra = {"jet_p4": columns.pop("jets")} | columns  # observables and, at detector level, "found"
+    meta = {
+        "dataset": name,
+        "source": source,
+        **about,
+        "generator": metadata["generator"],
+        "clustering": metadata["clustering"],
+        "level": metadata["level"] if level is None else level,
+        "labels_meaning": metadata["labels"],
+        "seed": metadata["seed"],
+        "split": split,
+        "split_fractions": SPLIT_FRACTIONS if split is not None else None,
+        "n_jets": n,
+        "max_constituents": constituents.shape[1],
+        "conventions": _CONVENTIONS,
+        "provenance": metadata,
+    }
+    return JetData(constituents, None if label is not None else labels, pid, meta, extra)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Official files
+# ---------------------------------------------------------------------------------------------------------
 
 
 def _check_counts(n_events: int | None, max_constituents: int | None) -> None:
@@ -115,9 +352,7 @@ def _meta(dataset: OfficialDataset, files: list[RemoteFile], n_jets: int, **more
         "source": "official",
         "files": [file.name for file in files],
         "n_jets": n_jets,
-        "conventions": (
-            "constituents (jets, particles, 4) float32 (E, px, py, pz) in GeV, leading pT first, zero-padded"
-        ),
+        "conventions": _CONVENTIONS,
         **more,
     }
 
@@ -197,11 +432,12 @@ def _read_top_tagging(path: Path, n_rows: int | None) -> dict[str, NDArray[Any]]
 
 
 def load_top_tagging(
-    split: str = "train",
+    split: str | None = "train",
     n_events: int | None = None,
     max_constituents: int = 200,
     source: str = "official",
     *,
+    seed: int = 0,
     progress: bool = True,
 ) -> JetData:
     """Top-quark jets against QCD jets: the top-tagging reference dataset (Kasieczka et al. 2019).
@@ -218,37 +454,54 @@ def load_top_tagging(
     ``E_0, PX_0, PY_0, PZ_0, ..., E_199, ..., PZ_199`` (the 200 leading constituents, zero-padded), the top's
     ``truthE, truthPX, truthPY, truthPZ``, ``ttv`` (the original split) and ``is_signal_new`` (1 top, 0 QCD).
 
+    Generated and shipped samples (``source="generated"``, ``"shipped"``) mirror these settings with Pythia
+    8.3 and FastJet and pass the particles through the simple detector model of
+    :mod:`~reps4lhc_tutor.data.detector` instead of Delphes (:mod:`~reps4lhc_tutor.data.pythia`); the
+    shipped file holds 10k jets, half top, half QCD, in random order.
+
     Parameters
     ----------
     split
-        ``"train"``, ``"val"`` or ``"test"``.
+        ``"train"``, ``"val"`` or ``"test"``: the official files, else the fractions :data:`SPLIT_FRACTIONS`
+        of the generated or shipped file; None takes a whole generated or shipped file.
     n_events
-        Number of jets, the first ones of the file; None for the whole split.
+        Number of jets, the first ones of the split; None for the whole split.
     max_constituents
         Particles kept per jet, leading pT first; more than the file holds pads with zeros.
     source
-        Only ``"official"`` in this version.
+        ``"official"``, ``"shipped"``, ``"generated"`` or ``"auto"`` (module docstring).
+    seed
+        The seed of a generated file (``source="generated"`` or ``"auto"``).
     progress
-        Show download progress bars.
+        Show download or generation progress bars.
 
     Returns
     -------
     JetData
-        ``constituents`` ``(jets, max_constituents, 4)``, ``labels`` ``(jets,)`` (1 top, 0 QCD), no ``pid``;
-        ``extra["truth_p4"]`` ``(jets, 4)``: the matched top's (E, px, py, pz) (zeros for QCD).
+        ``constituents`` ``(jets, max_constituents, 4)``, ``labels`` ``(jets,)`` (1 top, 0 QCD), no ``pid``.
+        Official: ``extra["truth_p4"]`` ``(jets, 4)``, the matched top's (E, px, py, pz) (zeros for QCD).
+        Generated or shipped: ``extra["jet_p4"]`` ``(jets, 4)``, the jet's (E, px, py, pz).
 
     Raises
     ------
     ValueError
-        Unknown split or source, a non-official source, bad counts, or ``n_events`` beyond the split.
+        Unknown split or source, bad counts, or ``n_events`` beyond the split.
+    FileNotFoundError, ~reps4lhc_tutor.data.shipped.ShippedDataError
+        A missing shipped file or one that does not match ``data/MANIFEST`` (the message says how to
+        restore it); a missing generated file with ``n_events=None``.
     ~reps4lhc_tutor.data.download.DownloadError
         Offline or interrupted (the message names the alternatives).
     """
     _check_source(source)
     _check_counts(n_events, max_constituents)
+    _check_split(split)
     dataset = official_dataset("top-tagging")
-    if split not in ("train", "val", "test"):
-        raise ValueError(f"split must be 'train', 'val' or 'test', got {split!r}.")
+    first = dataset.group(split)[0] if split is not None else dataset.files[0]
+    source = _choose("top-tagging", source, first, _file_size_for(n_events, split, 1), seed)
+    if source != "official":
+        return _from_file("top-tagging", source, split, n_events, max_constituents, seed, progress)
+    if split is None:
+        raise ValueError("the official top-tagging dataset comes in splits: choose 'train', 'val' or 'test'.")
     files = dataset.group(split)
     what = f"the top-tagging {split!r} split"
     _check_available(n_events, files, what)
@@ -294,6 +547,8 @@ def load_quark_gluon(
     max_constituents: int | None = None,
     source: str = "official",
     *,
+    split: str | None = None,
+    seed: int = 0,
     progress: bool = True,
 ) -> JetData:
     """Quark against gluon jets: the EnergyFlow Pythia sample (Komiske, Metodiev & Thaler 2019).
@@ -311,35 +566,52 @@ def load_quark_gluon(
     py = pt sin phi. (The files store rapidity, not pseudorapidity; with the true hadron masses E and pz
     would be larger by a factor sqrt(1 + m^2/pt^2), under 1e-4 for a pion above 10 GeV.)
 
+    Generated and shipped samples mirror these settings with Pythia 8.3 and FastJet
+    (:mod:`~reps4lhc_tutor.data.pythia`; up to 150 constituents, with their true masses); the shipped file
+    holds 8k jets, half quark, half gluon, in random order.
+
     Parameters
     ----------
     n_events
-        Number of jets, taken from the files in order; only the files needed are downloaded. None: all 2M.
+        Number of jets of the split; official: taken from the files in order, only the files needed are
+        downloaded. None: all.
     max_constituents
         Particles kept per jet, leading pT first; None keeps the widest jet of the files read.
     source
-        Only ``"official"`` in this version.
+        ``"official"``, ``"shipped"``, ``"generated"`` or ``"auto"`` (module docstring).
+    split
+        None (everything), ``"train"``, ``"val"`` or ``"test"``: the fractions :data:`SPLIT_FRACTIONS` of
+        the jets, or of the 20 official files (16, 2 and 2, the usual 1.6M/200k/200k).
+    seed
+        The seed of a generated file (``source="generated"`` or ``"auto"``).
     progress
-        Show download progress bars.
+        Show download or generation progress bars.
 
     Returns
     -------
     JetData
         ``constituents`` ``(jets, particles, 4)``, ``labels`` ``(jets,)`` (1 quark, 0 gluon), ``pid``
-        ``(jets, particles)``.
+        ``(jets, particles)``; generated or shipped: ``extra["jet_p4"]`` ``(jets, 4)``.
 
     Raises
     ------
     ValueError
-        Unknown or non-official source, bad counts, or ``n_events`` above the 2M jets.
+        Unknown source or split, bad counts, or ``n_events`` above what the source holds.
+    FileNotFoundError, ~reps4lhc_tutor.data.shipped.ShippedDataError
+        A missing or damaged shipped file, or no generated file with ``n_events=None``.
     ~reps4lhc_tutor.data.download.DownloadError, ~reps4lhc_tutor.data.download.ChecksumError
         Offline, interrupted, or a file with the wrong checksum (deleted).
     """
     _check_source(source)
     _check_counts(n_events, max_constituents)
+    _check_split(split)
     dataset = official_dataset("quark-gluon")
-    files = dataset.group("pythia")
-    what = "the quark/gluon dataset"
+    every = dataset.group("pythia")
+    files = every[_split_range(len(every), split)]
+    source = _choose("quark-gluon", source, files[0], _file_size_for(n_events, split, 1), seed)
+    if source != "official":
+        return _from_file("quark-gluon", source, split, n_events, max_constituents, seed, progress)
+    what = "the quark/gluon dataset" + ("" if split is None else f" ({split!r} files)")
     _check_available(n_events, files, what)
     parts, used, total = _gather(
         dataset, files, n_events, lambda path: _read_npz(path, ("X", "y")), progress=progress
@@ -350,7 +622,14 @@ def load_quark_gluon(
     particles = _join(parts["X"], n)
     p4 = _massless(particles[..., 0], particles[..., 1], particles[..., 2])
     constituents, pid = _leading(p4, particles[..., 3].astype(np.int32), max_constituents)
-    meta = _meta(dataset, used, n, masses="massless: E = pt cosh y, pz = pt sinh y", generator="Pythia 8.226")
+    meta = _meta(
+        dataset,
+        used,
+        n,
+        masses="massless: E = pt cosh y, pz = pt sinh y",
+        generator="Pythia 8.226",
+        split=split,
+    )
     return JetData(constituents, _join(parts["y"], n).astype(np.int64), pid, meta)
 
 
@@ -367,12 +646,14 @@ def _zjets_pids(code: NDArray[Any], path: Path) -> NDArray[np.int32]:
 
 
 def load_zjets(
-    generator: str = "pythia26",
+    generator: str = "simulation",
     level: str = "gen",
     n_events: int | None = 100_000,
     max_constituents: int | None = None,
     source: str = "official",
     *,
+    split: str | None = None,
+    seed: int = 0,
     progress: bool = True,
 ) -> JetData:
     """Z + jet events for unfolding: the OmniFold dataset (Andreassen, Komiske, Metodiev, Nachman, Thaler).
@@ -394,10 +675,20 @@ def load_zjets(
     0.3 -> 130, 0.4 -> 11, ..., 1.3 -> -2112); detector-level ECAL cells count as photons (22) and HCAL
     cells as K_L (130).
 
+    Generated and shipped samples (:mod:`~reps4lhc_tutor.data.pythia`, ``zjets``): Z(-> nu nu) + jet from
+    Pythia 8.3 at 14 TeV, the leading anti-kT R = 0.4 jet with pT > 200 GeV and |eta| < 2.5 at particle
+    level and, in the same event, the leading jet after the detector model of
+    :mod:`~reps4lhc_tutor.data.detector`. Label 0 ``"simulation"``: the Monash tune; label 1 ``"data"``: a
+    smaller final-state shower coupling (``TimeShower:alphaSvalue = 0.100``), so its jets are narrower. Rows
+    of the ``"gen"`` and ``"sim"`` levels of one file belong to the same events, in the same order (the
+    pairing unfolding needs). The shipped file holds 6k events, 3k per sample.
+
     Parameters
     ----------
     generator
-        ``"herwig"``, ``"pythia21"``, ``"pythia25"`` or ``"pythia26"``.
+        ``"simulation"`` or ``"data"`` for every source (official: ``"pythia26"`` and ``"herwig"``, as in the
+        OmniFold paper); official only: ``"herwig"``, ``"pythia21"``, ``"pythia25"``, ``"pythia26"``;
+        generated or shipped only: ``"both"`` (both samples, with labels).
     level
         ``"gen"`` (particle level) or ``"sim"`` (detector level).
     n_events
@@ -405,26 +696,54 @@ def load_zjets(
     max_constituents
         Particles kept per jet, leading pT first; None keeps the widest jet of the files read.
     source
-        Only ``"official"`` in this version.
+        ``"official"``, ``"shipped"``, ``"generated"`` or ``"auto"`` (module docstring).
+    split
+        None (everything), ``"train"``, ``"val"`` or ``"test"``: the fractions :data:`SPLIT_FRACTIONS` of
+        the jets of the sample, or of the 17 official files of the generator (14, 1 and 2).
+    seed
+        The seed of a generated file (``source="generated"`` or ``"auto"``).
     progress
-        Show download progress bars.
+        Show download or generation progress bars.
 
     Returns
     -------
     JetData
-        ``constituents``, ``pid``, ``labels`` None (no classes); ``extra``: ``"jets"`` ``(jets, 4)``
-        (pt, y, phi, m), every observable in the files (``"mults"``, ``"widths"``, ...) and at gen level
-        ``"Zs"`` ``(jets, 3)``.
+        Official: ``constituents``, ``pid``, ``labels`` None (one generator); ``extra``: ``"jets"``
+        ``(jets, 4)`` (pt, y, phi, m), every observable in the files (``"mults"``, ``"widths"``, ...) and at
+        gen level ``"Zs"`` ``(jets, 3)``. Generated or shipped: ``constituents``, ``pid``, ``labels`` (only
+        with ``generator="both"``: 0 simulation, 1 data); ``extra``: ``"jet_p4"`` ``(jets, 4)`` (E, px, py,
+        pz), the observables of :data:`~reps4lhc_tutor.data.pythia.SUBSTRUCTURE` (``"mass"``,
+        ``"multiplicity"``, ``"width"``, ``"ptd"``, ``"tau21"``, ``"z_g"``; NaN where no detector-level jet
+        was found) and at detector level ``"found"`` ``(jets,)`` bool.
     """
     _check_source(source)
     _check_counts(n_events, max_constituents)
-    if generator not in ZJETS_GENERATORS:
-        raise ValueError(f"generator must be one of {', '.join(ZJETS_GENERATORS)}, got {generator!r}.")
+    _check_split(split)
     if level not in ("gen", "sim"):
         raise ValueError(f"level must be 'gen' (particle level) or 'sim' (detector level), got {level!r}.")
     dataset = official_dataset("zjets")
-    files = dataset.group(generator)
-    what = f"the Z+jets {generator!r} sample"
+    official_name = ZJETS_SAMPLES.get(generator, generator)
+    first = dataset.group(official_name)[0] if official_name in ZJETS_GENERATORS else dataset.files[0]
+    samples = 1 if generator == "both" else 2
+    source = _choose("zjets", source, first, _file_size_for(n_events, split, samples), seed)
+    if source != "official":
+        samples = ("simulation", "data", "both")
+        if generator not in samples:
+            raise ValueError(
+                f"generated and shipped Z+jets samples are {', '.join(samples)}, got {generator!r}."
+            )
+        label = None if generator == "both" else ("simulation", "data").index(generator)
+        level_name = "particle" if level == "gen" else "detector"
+        return _from_file(
+            "zjets", source, split, n_events, max_constituents, seed, progress, level=level_name, label=label
+        )
+    generator = official_name
+    if generator not in ZJETS_GENERATORS:
+        choices = [*ZJETS_SAMPLES, *ZJETS_GENERATORS]
+        raise ValueError(f"generator must be one of {', '.join(choices)}, got {generator!r}.")
+    every = dataset.group(generator)
+    files = every[_split_range(len(every), split)]
+    what = f"the Z+jets {generator!r} sample" + ("" if split is None else f" ({split!r} files)")
     _check_available(n_events, files, what)
     optional = tuple(f"{level}_{name}" for name in ZJETS_OBSERVABLES) + (
         ("gen_Zs",) if level == "gen" else ()
@@ -447,5 +766,5 @@ def load_zjets(
     pid = np.where(real, _join(parts.pop("pid"), n), 0)
     constituents, pid = _leading(_massless(pt, y, phi), pid, max_constituents)
     extra = {"jets": jets} | {key.split("_", 1)[1]: _join(chunks, n) for key, chunks in parts.items()}
-    meta = _meta(dataset, used, n, generator=generator, level=level, masses="massless")
+    meta = _meta(dataset, used, n, generator=generator, level=level, masses="massless", split=split)
     return JetData(constituents, None, pid, meta, extra)

@@ -29,7 +29,6 @@ __all__ = [
     "OFFICIAL",
     "OfficialDataset",
     "RemoteFile",
-    "describe_official",
     "fetch",
     "local_path",
     "official_dataset",
@@ -309,19 +308,3 @@ def fetch(dataset: OfficialDataset, file: RemoteFile, *, progress: bool = True) 
     Errors as :func:`~reps4lhc_tutor.data.download.download`.
     """
     return download(file.url, local_path(dataset, file), file.checksum, progress=progress)
-
-
-def describe_official() -> list[str]:
-    """Lines for ``reps4lhc data list``: each official dataset with its loader, size and cache status."""
-    lines = [f"Official datasets: source='official', downloaded on first use into {cache_dir() / 'official'}"]
-    for dataset in OFFICIAL.values():
-        cached = [local_path(dataset, file) for file in dataset.files]
-        present = [path for path in cached if path.is_file()]
-        size = sum(path.stat().st_size for path in present)
-        counts = [file.n_jets for file in dataset.files]
-        jets = f"{sum(counts):,} jets" if None not in counts else "jets per file unpublished"
-        lines.append(
-            f"  {dataset.name:<12} {dataset.loader}(source='official'), doi:{dataset.doi}, "
-            f"{len(dataset.files)} files, {jets}; cached {len(present)}/{len(cached)} ({size / 1e6:.1f} MB)"
-        )
-    return lines
