@@ -1,12 +1,13 @@
 """reps4lhc_tutor: the helper package of the Reps4LHC course (Representation Learning for the LHC).
 
 Notebooks import it as ``import reps4lhc_tutor as tutor`` and use :func:`setup`, :func:`pick`,
-:func:`expect` and :func:`fit`; the submodules hold physics, metrics and plotting.
+:func:`expect` and :func:`fit`; the submodules hold the physics, the datasets (`data`), losses, models
+(`nn`), preprocessing, metrics and plotting.
 """
 
 from importlib import metadata
 
-from . import data, metrics, physics, plotting
+from . import data, losses, metrics, nn, physics, plotting, preprocessing
 from .config import (
     PROFILES,
     ExpectationError,
@@ -36,10 +37,13 @@ __all__ = [
     "expect",
     "fit",
     "get_device",
+    "losses",
     "metrics",
+    "nn",
     "physics",
     "pick",
     "plotting",
+    "preprocessing",
     "seed_everything",
     "setup",
 ]
