@@ -37,7 +37,8 @@ def test_best_weights_are_restored(line_data):
     history = tutor.fit(model, mse, (x, y), (x, y), epochs=15, batch_size=512, lr=1.9, progress=False)
     best = history.best_epoch
     assert history.val_loss[best] == min(history.val_loss)
-    assert mse(model, x, y).item() == pytest.approx(history.val_loss[best], rel=1e-5)
+    device = next(model.parameters()).device  # fit() moved the model to the default device
+    assert mse(model, x.to(device), y.to(device)).item() == pytest.approx(history.val_loss[best], rel=1e-5)
 
 
 def test_early_stopping_stops_and_reports():
