@@ -52,7 +52,9 @@ def _check_tensors(data: Sequence[torch.Tensor], name: str) -> tuple[torch.Tenso
 
 def _batches(data: tuple[torch.Tensor, ...], batch_size: int, shuffle: bool, device: torch.device):
     n = len(data[0])
-    order = torch.randperm(n) if shuffle else torch.arange(n)
+    # Index where the data lives: tensors already on the GPU are then sliced there, without a host copy.
+    home = data[0].device
+    order = torch.randperm(n, device=home) if shuffle else torch.arange(n, device=home)
     for start in range(0, n, batch_size):
         index = order[start : start + batch_size]
         yield tuple(t[index].to(device, non_blocking=True) for t in data)
@@ -60,12 +62,11 @@ def _batches(data: tuple[torch.Tensor, ...], batch_size: int, shuffle: bool, dev
 
 def _evaluate(model: nn.Module, loss_fn: LossFn, data, batch_size: int, device: torch.device) -> float:
     model.eval()
-    total, count = 0.0, 0
+    total = torch.zeros((), dtype=torch.float64, device=device)
     with torch.no_grad():
         for batch in _batches(data, batch_size, shuffle=False, device=device):
-            total += loss_fn(model, *batch).item() * len(batch[0])
-            count += len(batch[0])
-    return total / count
+            total += loss_fn(model, *batch).double() * len(batch[0])
+    return total.item() / len(data[0])
 
 
 def fit(
@@ -131,20 +132,26 @@ def fit(
     bar = tqdm(range(epochs), desc=desc, disable=not progress, unit="epoch")
     for epoch in bar:
         model.train()
-        total, count = 0.0, 0
-        for step, batch in enumerate(_batches(train, batch_size, shuffle=True, device=device)):
+        # Losses stay on the device and are checked once per epoch: a per-batch .item() would stall the GPU.
+        batch_losses, batch_sizes = [], []
+        for batch in _batches(train, batch_size, shuffle=True, device=device):
             loss = loss_fn(model, *batch)
-            if not torch.isfinite(loss):
-                raise FloatingPointError(
-                    f"training loss is {loss.item()} at epoch {epoch}, batch {step}: lower the learning "
-                    "rate, check the inputs for NaN/inf, or standardise them."
-                )
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
-            total += loss.item() * len(batch[0])
-            count += len(batch[0])
-        history.train_loss.append(total / count)
+            batch_losses.append(loss.detach())
+            batch_sizes.append(len(batch[0]))
+        losses = torch.stack(batch_losses).double().cpu()
+        bad = torch.nonzero(~torch.isfinite(losses))
+        if len(bad):
+            step = int(bad[0, 0])
+            raise FloatingPointError(
+                f"training loss is {losses[step].item()} at epoch {epoch}, batch {step}: lower the learning "
+                "rate, check the inputs for NaN/inf, or standardise them."
+            )
+        history.train_loss.append(
+            float(losses @ torch.tensor(batch_sizes, dtype=torch.float64)) / sum(batch_sizes)
+        )
         history.lr.append(optimizer.param_groups[0]["lr"])
 
         monitored = history.train_loss[-1]

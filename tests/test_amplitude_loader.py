@@ -41,6 +41,14 @@ def test_content_matches_the_physics_modules(process, n_events):
     assert phasespace.apply_cuts(data.momenta).all()
 
 
+def test_torch_device_gives_the_numpy_values():
+    """The torch backend (here on the CPU; on a GPU in the gpu-profile notebooks) agrees to rounding."""
+    reference = load_amplitudes("gg->gggg", n_events=40, cache=False, progress=False)
+    on_torch = load_amplitudes("gg->gggg", n_events=40, cache=False, progress=False, device="cpu")
+    np.testing.assert_array_equal(on_torch.momenta, reference.momenta)
+    np.testing.assert_allclose(on_torch.amplitudes, reference.amplitudes, rtol=1e-12)
+
+
 def test_metadata(folder):
     data = load_amplitudes("gg->ggg", seed=5, **SMALL)
     meta = data.metadata

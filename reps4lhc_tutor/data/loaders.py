@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -19,6 +19,9 @@ from ..physics import amplitudes as amp
 from ..physics import phasespace
 from ..physics.noise import GaussianNoise
 from .cache import CacheError, cache_path, load_npz, save_npz
+
+if TYPE_CHECKING:
+    import torch
 
 __all__ = [
     "AMPLITUDE_PROCESSES",
@@ -104,6 +107,7 @@ def _generate(
     cuts: phasespace.Cuts | None,
     progress: bool,
     desc: str,
+    device: str | torch.device | None,
 ) -> tuple[dict[str, NDArray[np.float64]], dict[str, Any]]:
     """Generate the exact dataset: arrays ``momenta`` and ``amplitudes`` and the run statistics."""
     start = time.perf_counter()
@@ -114,7 +118,7 @@ def _generate(
     with tqdm(total=n_events, unit="events", desc=desc, disable=not progress) as bar:
         for first in range(0, n_events, _CHUNK):
             chunk = slice(first, min(first + _CHUNK, n_events))
-            values[chunk] = amp.squared_amplitude(momenta[chunk], colour=colour)
+            values[chunk] = amp.squared_amplitude(momenta[chunk], colour=colour, device=device)
             bar.update(chunk.stop - chunk.start)
     stats = {"cut_efficiency": efficiency, "generation_time_s": round(time.perf_counter() - start, 3)}
     return {"momenta": momenta, "amplitudes": values}, stats
@@ -132,6 +136,7 @@ def load_amplitudes(
     cuts: phasespace.Cuts | None = phasespace.Cuts(),  # noqa: B008 -- frozen, so a safe default
     cache: bool = True,
     progress: bool = True,
+    device: str | torch.device | None = None,
 ) -> AmplitudeData:
     """Exact tree-level squared amplitudes of ``gg -> n g`` on RAMBO phase space, cached on disk.
 
@@ -164,6 +169,9 @@ def load_amplitudes(
         Read and write the cache; False always generates and writes nothing.
     progress : bool
         Show a progress bar while computing amplitudes.
+    device : str or torch.device, optional
+        Compute the amplitudes with torch on this device (e.g. ``"cuda"``) instead of numpy on the CPU; the
+        values agree to rounding, so the cache does not depend on it.
 
     Returns
     -------
@@ -211,7 +219,9 @@ def load_amplitudes(
             )
         metadata["from_cache"] = True
     else:
-        arrays, stats = _generate(n_final, int(n_events), int(seed), sqrt_s, colour, cuts, progress, desc)
+        arrays, stats = _generate(
+            n_final, int(n_events), int(seed), sqrt_s, colour, cuts, progress, desc, device
+        )
         from .. import __version__  # imported here so that the package's __init__ may import this module
 
         metadata = {
