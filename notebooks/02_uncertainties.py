@@ -642,13 +642,15 @@ for method, band in (
     )
 
 print(
-    "| method | core width of Delta | <syst/A> | median syst/A | <stat/A> | t_syst mean, width | 68 % | 95 % | plateau |"
+    "| method | core width of Delta | <syst/A> | median syst/A | <stat/A> | t_syst mean, width "
+    "| 68 % | 95 % | plateau |"
 )
 print("| --- " * 9 + "|")
 for method, r in results.items():
     coverage = [np.mean(np.abs(r.t_syst) < k) for k in (1, 2)]
     print(
-        f"| {method} | {width(r.delta):.4f} | {r.syst.mean():.4f} | {np.median(r.syst):.4f} | {r.stat.mean():.4f} | "
+        f"| {method} | {width(r.delta):.4f} | {r.syst.mean():.4f} | {np.median(r.syst):.4f} | "
+        f"{r.stat.mean():.4f} | "
         f"{np.median(r.t_syst):.2f}, {width(r.t_syst):.2f} | {coverage[0]:.2f} | {coverage[1]:.2f} | "
         f"{plateau[method]:.4f} |"
     )
