@@ -10,8 +10,8 @@ import pytest
 import torch
 from torch import nn
 from torch.distributions import Normal
+from uncertainty_toy import assert_unit_pulls, fit_toy
 
-import reps4lhc_tutor as tutor
 from reps4lhc_tutor.nn import EnsembleRegressor, repulsive_ensemble_loss, split_uncertainty
 from reps4lhc_tutor.nn.ensembles import rbf_kernel
 
@@ -320,47 +320,12 @@ def test_loss_rejects_bad_n_train():
 # ------------------------------------------------------------------------------------------- calibration toy
 
 
-@pytest.fixture
-def one_thread():
-    """Tiny networks gain nothing from intra-op threads and lose a lot when other jobs share the cores."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-def _toy(n: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-    """y = sin(3x) + noise of width 0.1 + 0.1 |x|, x ~ U(-1, 1)."""
-    x = 2 * torch.rand(n, 1, generator=generator) - 1
-    width = 0.1 + 0.1 * x[:, 0].abs()
-    return x, torch.sin(3 * x[:, 0]) + width * torch.randn(n, generator=generator)
-
-
-def test_pulls_are_calibrated_on_heteroscedastic_toy(one_thread):
-    torch.manual_seed(0)
-    gen = torch.Generator().manual_seed(0)
-    x, y = _toy(3000, gen)
-    x_test, y_test = _toy(4000, gen)
-    n_train = len(x)
+def test_pulls_are_calibrated_on_heteroscedastic_toy():
     model = EnsembleRegressor(5, 1, hidden=(32, 32))
-    epochs = 40
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
-    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs)
-    tutor.fit(
-        model,
-        lambda m, x, y: repulsive_ensemble_loss(m(x), y, n_train=n_train),
-        (x, y),
-        epochs=epochs,
-        batch_size=300,
-        optimizer=optimizer,
-        scheduler=scheduler,
-        progress=False,
-        device="cpu",
-    )
+    loss_fn = lambda m, x, y: repulsive_ensemble_loss(m(x), y, n_train=3000)  # noqa: E731
+    x_test, y_test = fit_toy(model, loss_fn, 3000, 40, 300)
     with torch.no_grad():
         dist = model(x_test)
     mean, sigma_stat, sigma_syst = split_uncertainty(dist.mean, dist.stddev)
     assert (sigma_stat > 0).all()
-    pulls = (y_test - mean) / (sigma_syst**2 + sigma_stat**2).sqrt()
-    assert 0.9 < pulls.std() < 1.1
-    assert abs(pulls.mean()) < 0.1
+    assert_unit_pulls(y_test, mean, (sigma_syst**2 + sigma_stat**2).sqrt())
