@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import io
 import math
 
 import pytest
 import torch
+from model_contract import assert_every_parameter_has_gradient, saved_and_loaded
 from torch.distributions import Normal, kl_divergence
 from uncertainty_toy import assert_unit_pulls, fit_toy
 
@@ -178,29 +178,21 @@ def test_gradients_reach_every_parameter():
     x, y = torch.randn(32, 3), torch.randn(32)
     # The likelihood alone already reaches the widths, through the sampled pre-activations ...
     (-model(x).log_prob(y).mean()).backward()
-    for name, parameter in model.named_parameters():
-        assert parameter.grad is not None, name
-        assert parameter.grad.abs().sum() > 0, name
+    assert_every_parameter_has_gradient(model)
     # ... and so does the full per-event loss.
     model.zero_grad()
     (-model(x).log_prob(y).mean() + model.kl_divergence() / 1000).backward()
-    for name, parameter in model.named_parameters():
-        assert parameter.grad is not None, name
-        assert parameter.grad.abs().sum() > 0, name
+    assert_every_parameter_has_gradient(model)
 
 
 def test_state_dict_round_trip():
     torch.manual_seed(0)
-    model = _model()
-    buffer = io.BytesIO()
-    torch.save(model.state_dict(), buffer)
-    buffer.seek(0)
-    clone = _model()
+    model, fresh = _model(), _model()
     x = torch.randn(5, 3)
     assert not torch.allclose(
-        clone(x, sample=False).mean, model(x, sample=False).mean
+        fresh(x, sample=False).mean, model(x, sample=False).mean
     )  # a fresh model differs ...
-    clone.load_state_dict(torch.load(buffer, weights_only=True))
+    clone = saved_and_loaded(model, fresh)
     torch.testing.assert_close(clone(x, sample=False).mean, model(x, sample=False).mean)  # ... until it loads
     torch.testing.assert_close(clone(x, sample=False).stddev, model(x, sample=False).stddev)
     # The widths travel too: with the same random numbers, the draws agree.

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import io
 import itertools
 import math
 
 import pytest
 import torch
+from model_contract import saved_and_loaded
 from torch import nn
 from torch.distributions import Normal
 from uncertainty_toy import assert_unit_pulls, fit_toy
@@ -101,14 +101,10 @@ def test_gradients_reach_every_parameter():
 
 def test_state_dict_round_trip():
     torch.manual_seed(0)
-    model = _model()
-    buffer = io.BytesIO()
-    torch.save(model.state_dict(), buffer)
-    buffer.seek(0)
-    clone = _model()
+    model, fresh = _model(), _model()
     x, y = torch.randn(5, 3), torch.randn(5)
-    assert not torch.allclose(clone(x).log_prob(y), model(x).log_prob(y))  # a fresh model differs ...
-    clone.load_state_dict(torch.load(buffer, weights_only=True))
+    assert not torch.allclose(fresh(x).log_prob(y), model(x).log_prob(y))  # a fresh model differs ...
+    clone = saved_and_loaded(model, fresh)
     torch.testing.assert_close(clone(x).log_prob(y), model(x).log_prob(y))  # ... until it loads the weights
 
 

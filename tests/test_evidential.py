@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import io
 import math
 
 import pytest
 import torch
+from model_contract import assert_every_parameter_has_gradient, saved_and_loaded
 from torch import nn
 from torch.distributions import InverseGamma, Normal, StudentT
 from uncertainty_toy import assert_unit_pulls, fit_toy
@@ -158,23 +158,17 @@ def test_gradients_reach_every_parameter():
     torch.manual_seed(0)
     model = _model()
     evidential_loss(model(torch.randn(32, 3)), torch.randn(32), regularization=0.01).backward()
-    for name, parameter in model.named_parameters():
-        assert parameter.grad is not None, name
-        assert parameter.grad.abs().sum() > 0, name
+    assert_every_parameter_has_gradient(model)
 
 
 def test_state_dict_round_trip():
     torch.manual_seed(0)
-    model = _model()
-    buffer = io.BytesIO()
-    torch.save(model.state_dict(), buffer)
-    buffer.seek(0)
-    clone = _model()
+    model, fresh = _model(), _model()
     x, y = torch.randn(5, 3), torch.randn(5)
     assert not torch.allclose(
-        evidential_loss(clone(x), y), evidential_loss(model(x), y)
+        evidential_loss(fresh(x), y), evidential_loss(model(x), y)
     )  # a fresh model differs
-    clone.load_state_dict(torch.load(buffer, weights_only=True))
+    clone = saved_and_loaded(model, fresh)
     for name in ("gamma", "nu", "alpha", "beta"):  # ... until it loads the weights
         torch.testing.assert_close(getattr(clone(x), name), getattr(model(x), name))
 
