@@ -28,7 +28,7 @@ import torch
 from torch import nn
 from torch.distributions import Normal
 
-from .mlp import _check_positive_int
+from .mlp import _check_positive_int, _check_widths
 from .regression import _sigma
 
 __all__ = ["BayesianRegressor", "VariationalLinear", "sample_predictions", "split_uncertainty"]
@@ -100,17 +100,11 @@ class VariationalLinear(nn.Module):
         Per parameter, for ``q = N(mu, sigma^2)`` and the prior ``N(0, s^2)``:
         ``log(s / sigma) + (sigma^2 + mu^2) / (2 s^2) - 1/2``.
         """
-        log_prior = math.log(self.prior_sigma)
-        terms = [
-            (
-                log_prior - log_sigma + (torch.exp(2 * log_sigma) + mu**2) / (2 * self.prior_sigma**2) - 0.5
-            ).sum()
-            for mu, log_sigma in (
-                (self.weight_mu, self.weight_log_sigma),
-                (self.bias_mu, self.bias_log_sigma),
-            )
-        ]
-        return terms[0] + terms[1]
+        s = self.prior_sigma
+        kl = lambda mu, log_sigma: (  # noqa: E731
+            math.log(s) - log_sigma + (torch.exp(2 * log_sigma) + mu**2) / (2 * s**2) - 0.5
+        ).sum()
+        return kl(self.weight_mu, self.weight_log_sigma) + kl(self.bias_mu, self.bias_log_sigma)
 
 
 class BayesianRegressor(nn.Module):
@@ -148,10 +142,7 @@ class BayesianRegressor(nn.Module):
         activation: Callable[[], nn.Module] = nn.SiLU,
     ) -> None:
         super().__init__()
-        if isinstance(hidden, int) or not isinstance(hidden, Sequence):
-            raise TypeError(f"hidden must be a sequence of layer widths such as (64, 64), got {hidden!r}.")
-        widths = [_check_positive_int(width, "every hidden width") for width in hidden]
-        sizes = [_check_positive_int(in_features, "in_features"), *widths, 2]
+        sizes = [_check_positive_int(in_features, "in_features"), *_check_widths(hidden), 2]
         self.layers = nn.ModuleList(
             VariationalLinear(size_in, size_out, prior_sigma, init_sigma)
             for size_in, size_out in pairwise(sizes)

@@ -26,7 +26,7 @@ import torch
 from torch import nn
 from torch.distributions import Normal
 
-from .mlp import _check_positive_int
+from .mlp import _check_positive_int, _check_widths
 from .regression import _sigma
 
 __all__ = ["EnsembleLinear", "EnsembleRegressor", "rbf_kernel", "repulsive_ensemble_loss"]
@@ -87,11 +87,9 @@ class EnsembleRegressor(nn.Module):
         super().__init__()
         if _check_positive_int(n_members, "n_members") < 2:
             raise ValueError(f"an ensemble needs at least 2 members, got {n_members}.")
-        if isinstance(hidden, int) or not isinstance(hidden, Sequence):
-            raise TypeError(f"hidden must be a sequence of layer widths such as (64, 64), got {hidden!r}.")
         self.n_members = n_members
         self.in_features = _check_positive_int(in_features, "in_features")
-        sizes = [in_features, *(_check_positive_int(width, "every hidden width") for width in hidden), 2]
+        sizes = [in_features, *_check_widths(hidden), 2]
         self.layers = nn.ModuleList(EnsembleLinear(n_members, a, b) for a, b in pairwise(sizes))
         self.activation = activation()
 

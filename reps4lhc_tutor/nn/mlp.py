@@ -17,6 +17,13 @@ def _check_positive_int(value: object, name: str) -> int:
     return value
 
 
+def _check_widths(hidden: object) -> list[int]:
+    """The hidden-layer widths as a list of positive integers; a bare int or non-sequence is a TypeError."""
+    if isinstance(hidden, int) or not isinstance(hidden, Sequence):
+        raise TypeError(f"hidden must be a sequence of layer widths such as (64, 64), got {hidden!r}.")
+    return [_check_positive_int(width, "every hidden width") for width in hidden]
+
+
 class MLP(nn.Module):
     """Fully connected network ``in_features -> hidden[0] -> ... -> hidden[-1] -> out_features``.
 
@@ -52,9 +59,7 @@ class MLP(nn.Module):
         super().__init__()
         self.in_features = _check_positive_int(in_features, "in_features")
         self.out_features = _check_positive_int(out_features, "out_features")
-        if isinstance(hidden, int) or not isinstance(hidden, Sequence):
-            raise TypeError(f"hidden must be a sequence of layer widths such as (64, 64), got {hidden!r}.")
-        widths = [_check_positive_int(width, "every hidden width") for width in hidden]
+        widths = _check_widths(hidden)
         if not callable(activation):
             raise TypeError(f"activation must be a module class such as torch.nn.SiLU, got {activation!r}.")
 
