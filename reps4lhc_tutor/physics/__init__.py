@@ -8,8 +8,10 @@
   full and leading colour.
 * :mod:`~reps4lhc_tutor.physics.noise` -- noise models for regression targets.
 * :mod:`~reps4lhc_tutor.physics.jets` -- jet substructure observables on zero-padded constituent arrays.
+* :mod:`~reps4lhc_tutor.physics.transformations` -- beam boosts and rotations, shears and SL(4) maps for
+  symmetry probes.
 """
 
-from . import amplitudes, electroweak, jets, lorentz, noise, phasespace
+from . import amplitudes, electroweak, jets, lorentz, noise, phasespace, transformations
 
-__all__ = ["amplitudes", "electroweak", "jets", "lorentz", "noise", "phasespace"]
+__all__ = ["amplitudes", "electroweak", "jets", "lorentz", "noise", "phasespace", "transformations"]

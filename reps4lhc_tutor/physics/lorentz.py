@@ -49,6 +49,7 @@ __all__ = [
     "mass",
     "mass_squared",
     "minkowski_dot",
+    "pairwise_dots",
     "phi",
     "pt",
     "random_lorentz_transformation",
@@ -161,6 +162,28 @@ def invariant_mass(*momenta: ArrayLike) -> NDArray[np.floating]:
             )
         return mass(system.sum(axis=-2))
     return mass(sum(_four_vectors(p, f"momenta[{i}]") for i, p in enumerate(momenta)))
+
+
+def pairwise_dots(p: ArrayLike) -> NDArray[np.floating]:
+    """Minkowski products ``p_i . p_j`` of every pair ``i < j`` of the ``n`` particles of each event.
+
+    For massless particles ``2 p_i . p_j = (p_i + p_j)^2 = s_ij``; together they are a complete set of
+    Lorentz invariants of the event (not independent: only ``3n - 10`` are, for ``n >= 4`` massless momenta).
+
+    Parameters
+    ----------
+    p : array, shape ``(..., n, 4)``
+
+    Returns
+    -------
+    array, shape ``(..., n (n - 1) / 2)``
+        Ordered ``(0, 1), (0, 2), ..., (0, n-1), (1, 2), ...``, as ``numpy.triu_indices(n, 1)``.
+    """
+    p = _four_vectors(p)
+    if p.ndim < 2 or p.shape[-2] < 2:
+        raise ValueError(f"p must have shape (..., n, 4) with n >= 2 particles, got {p.shape}.")
+    i, j = np.triu_indices(p.shape[-2], 1)
+    return minkowski_dot(p[..., i, :], p[..., j, :])
 
 
 # ---------------------------------------------------------------------------------------------------------
