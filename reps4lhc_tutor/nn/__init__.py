@@ -5,6 +5,7 @@ from .deepsets import DeepSets
 from .ensembles import EnsembleRegressor, repulsive_ensemble_loss
 from .evidential import EvidentialRegressor, NormalInverseGamma, evidential_loss
 from .lgatr import LGATrRegressor
+from .lloca import LLoCaRegressor
 from .mlp import MLP
 from .regression import GaussianMixtureRegressor, GaussianRegressor
 from .sets import pool_particles
@@ -19,6 +20,7 @@ __all__ = [
     "GaussianMixtureRegressor",
     "GaussianRegressor",
     "LGATrRegressor",
+    "LLoCaRegressor",
     "NormalInverseGamma",
     "ParticleTransformer",
     "VariationalLinear",

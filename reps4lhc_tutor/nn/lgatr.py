@@ -16,13 +16,12 @@ The wrapper does what every L-GATr application does around the network itself:
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Sequence
-from typing import Any
 
 import torch
 from torch import nn
 
+from .events import check_momenta, import_equivariant, scalars_with_constant
 from .mlp import _check_positive_int
 
 __all__ = ["REFERENCE_VECTORS", "LGATrRegressor"]
@@ -41,16 +40,6 @@ encode that subgroup (a boost along z changes every vector except those in the x
 _BEAM_PLANE_INDEX = (
     8  # lgatr's multivector components: 1 scalar, 4 vector, then bivectors tx, ty, tz, xy, ...
 )
-
-_INSTALL = "pip install 'reps4lhc_tutor[equivariant]' (or pip install lgatr)"
-
-
-def _lgatr() -> Any:
-    """Import the ``lgatr`` package, or say how to install it."""
-    try:
-        return importlib.import_module("lgatr")
-    except ImportError as err:
-        raise ImportError(f"LGATrRegressor needs the lgatr package: {_INSTALL}.") from err
 
 
 class LGATrRegressor(nn.Module):
@@ -95,7 +84,7 @@ class LGATrRegressor(nn.Module):
         reference_vectors: Sequence[str] = (),
     ) -> None:
         super().__init__()
-        lgatr = _lgatr()
+        lgatr = import_equivariant("lgatr", "LGATrRegressor")
         if isinstance(n_scalars, bool) or not isinstance(n_scalars, int) or n_scalars < 0:
             raise ValueError(f"n_scalars must be an integer >= 0, got {n_scalars!r}.")
         if not (momentum_scale > 0 and torch.isfinite(torch.tensor(float(momentum_scale)))):
@@ -161,25 +150,13 @@ class LGATrRegressor(nn.Module):
     def forward(self, momenta: torch.Tensor, scalars: torch.Tensor | None = None) -> torch.Tensor:
         """Map momenta ``(batch, particles, 4)`` in GeV, ordered ``(E, px, py, pz)``, and scalars
         ``(batch, particles, n_scalars)`` to invariant outputs ``(batch, out_features)``."""
-        if momenta.ndim != 3 or momenta.shape[-1] != 4:
-            raise ValueError(
-                f"LGATrRegressor expects momenta of shape (batch, particles, 4), got {tuple(momenta.shape)}."
-            )
-        ones = momenta.new_ones((*momenta.shape[:2], 1))
-        if self.n_scalars:
-            if scalars is None or scalars.shape != (*momenta.shape[:2], self.n_scalars):
-                got = None if scalars is None else tuple(scalars.shape)
-                raise ValueError(
-                    f"LGATrRegressor(n_scalars={self.n_scalars}) expects scalars of shape "
-                    f"{(*momenta.shape[:2], self.n_scalars)}, got {got}."
-                )
-            ones = torch.cat([ones, scalars.to(momenta.dtype)], dim=-1)
-        elif scalars is not None:
-            raise ValueError("this model was built with n_scalars=0; pass scalars=None or rebuild it.")
+        check_momenta(momenta, "LGATrRegressor")
+        ones = scalars_with_constant(momenta, scalars, self.n_scalars, "LGATrRegressor")
 
         vectors = (momenta / self.momentum_scale).unsqueeze(-2)  # (batch, particles, 1, 4)
         if not self.slim:
-            vectors = _lgatr().embed_vector(vectors)  # multivectors: (batch, particles, 1, 16)
+            lgatr = import_equivariant("lgatr", "LGATrRegressor")
+            vectors = lgatr.embed_vector(vectors)  # multivectors: (batch, particles, 1, 16)
             vectors[..., 0] = 1.0  # the constant as scalar grade: invariant, and a bias for the mv stream
         references = self.references.to(momenta.dtype).expand(*momenta.shape[:2], -1, -1)
         out_vectors, out = self.net(torch.cat([vectors, references], dim=-2), ones)

@@ -1,0 +1,51 @@
+"""Input plumbing shared by the Lorentz-equivariant wrappers (L-GATr, LLoCa): the optional packages they
+wrap, and checks of the events they take, momenta ``(batch, particles, 4)`` and per-particle scalars."""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+
+import torch
+
+__all__ = ["check_momenta", "import_equivariant", "scalars_with_constant"]
+
+
+def import_equivariant(package: str, model: str) -> ModuleType:
+    """Import ``package`` (``"lgatr"`` or ``"lloca"``), or raise an ImportError saying how to install it."""
+    try:
+        return importlib.import_module(package)
+    except ImportError as err:
+        raise ImportError(
+            f"{model} needs the {package} package: pip install 'reps4lhc_tutor[equivariant]' "
+            f"(or pip install {package})."
+        ) from err
+
+
+def check_momenta(momenta: torch.Tensor, model: str) -> None:
+    """Raise a ValueError unless ``momenta`` has shape ``(batch, particles, 4)``."""
+    if momenta.ndim != 3 or momenta.shape[-1] != 4:
+        raise ValueError(
+            f"{model} expects momenta of shape (batch, particles, 4), got {tuple(momenta.shape)}."
+        )
+
+
+def scalars_with_constant(
+    momenta: torch.Tensor, scalars: torch.Tensor | None, n_scalars: int, model: str
+) -> torch.Tensor:
+    """A constant channel followed by ``scalars``: shape ``(batch, particles, 1 + n_scalars)``.
+
+    ``scalars`` must have shape ``(batch, particles, n_scalars)``, or be None when ``n_scalars`` is 0.
+    """
+    ones = momenta.new_ones((*momenta.shape[:2], 1))
+    if n_scalars:
+        if scalars is None or scalars.shape != (*momenta.shape[:2], n_scalars):
+            got = None if scalars is None else tuple(scalars.shape)
+            raise ValueError(
+                f"{model}(n_scalars={n_scalars}) expects scalars of shape {(*momenta.shape[:2], n_scalars)}, "
+                f"got {got}."
+            )
+        return torch.cat([ones, scalars.to(momenta.dtype)], dim=-1)
+    if scalars is not None:
+        raise ValueError("this model was built with n_scalars=0; pass scalars=None or rebuild it.")
+    return ones
