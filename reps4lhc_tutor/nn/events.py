@@ -4,11 +4,13 @@ wrap, and checks of the events they take, momenta ``(batch, particles, 4)`` and 
 from __future__ import annotations
 
 import importlib
+import math
+import numbers
 from types import ModuleType
 
 import torch
 
-__all__ = ["check_momenta", "import_equivariant", "scalars_with_constant"]
+__all__ = ["check_event_options", "check_momenta", "import_equivariant", "scalars_with_constant"]
 
 
 def import_equivariant(package: str, model: str) -> ModuleType:
@@ -20,6 +22,17 @@ def import_equivariant(package: str, model: str) -> ModuleType:
             f"{model} needs the {package} package: pip install 'reps4lhc_tutor[equivariant]' "
             f"(or pip install {package})."
         ) from err
+
+
+def check_event_options(n_scalars: object, momentum_scale: object) -> tuple[int, float]:
+    """Check the constructor arguments every wrapper shares; return them as ``(int, float)``."""
+    if isinstance(n_scalars, bool) or not isinstance(n_scalars, int) or n_scalars < 0:
+        raise ValueError(f"n_scalars must be an integer >= 0, got {n_scalars!r}.")
+    if isinstance(momentum_scale, bool) or not isinstance(momentum_scale, numbers.Real):
+        raise ValueError(f"momentum_scale must be a positive energy in GeV, got {momentum_scale!r}.")
+    if not (math.isfinite(momentum_scale) and momentum_scale > 0):
+        raise ValueError(f"momentum_scale must be a positive energy in GeV, got {momentum_scale!r}.")
+    return n_scalars, float(momentum_scale)
 
 
 def check_momenta(momenta: torch.Tensor, model: str) -> None:

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from .events import check_momenta, import_equivariant, scalars_with_constant
+from .events import check_event_options, check_momenta, import_equivariant, scalars_with_constant
 from .mlp import _check_positive_int
 
 __all__ = ["REFERENCE_VECTORS", "LGATrRegressor"]
@@ -37,9 +37,8 @@ the beam and rotations about it, the symmetries of a collider with its beams alo
 encode that subgroup (a boost along z changes every vector except those in the x–y plane).
 """
 
-_BEAM_PLANE_INDEX = (
-    8  # lgatr's multivector components: 1 scalar, 4 vector, then bivectors tx, ty, tz, xy, ...
-)
+# lgatr's multivector components: 1 scalar, 4 vector, then the bivectors tx, ty, tz, xy, xz, yz, ...
+_BEAM_PLANE_INDEX = 8
 
 
 class LGATrRegressor(nn.Module):
@@ -85,10 +84,7 @@ class LGATrRegressor(nn.Module):
     ) -> None:
         super().__init__()
         lgatr = import_equivariant("lgatr", "LGATrRegressor")
-        if isinstance(n_scalars, bool) or not isinstance(n_scalars, int) or n_scalars < 0:
-            raise ValueError(f"n_scalars must be an integer >= 0, got {n_scalars!r}.")
-        if not (momentum_scale > 0 and torch.isfinite(torch.tensor(float(momentum_scale)))):
-            raise ValueError(f"momentum_scale must be a positive energy in GeV, got {momentum_scale!r}.")
+        n_scalars, momentum_scale = check_event_options(n_scalars, momentum_scale)
         if isinstance(reference_vectors, str):
             raise TypeError(
                 f"reference_vectors must be a sequence of names, e.g. ('beam',), got {reference_vectors!r}."

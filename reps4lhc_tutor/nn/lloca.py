@@ -27,7 +27,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from .events import check_momenta, import_equivariant, scalars_with_constant
+from .events import check_event_options, check_momenta, import_equivariant, scalars_with_constant
 from .mlp import _check_positive_int
 
 __all__ = ["LLoCaRegressor"]
@@ -82,10 +82,7 @@ class LLoCaRegressor(nn.Module):
     ) -> None:
         super().__init__()
         lloca = import_equivariant("lloca", "LLoCaRegressor")
-        if isinstance(n_scalars, bool) or not isinstance(n_scalars, int) or n_scalars < 0:
-            raise ValueError(f"n_scalars must be an integer >= 0, got {n_scalars!r}.")
-        if not (momentum_scale > 0 and torch.isfinite(torch.tensor(float(momentum_scale)))):
-            raise ValueError(f"momentum_scale must be a positive energy in GeV, got {momentum_scale!r}.")
+        n_scalars, momentum_scale = check_event_options(n_scalars, momentum_scale)
         self.n_scalars = n_scalars
         self.momentum_scale = float(momentum_scale)
 
