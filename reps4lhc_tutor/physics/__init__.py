@@ -8,10 +8,20 @@
   full and leading colour.
 * :mod:`~reps4lhc_tutor.physics.noise` -- noise models for regression targets.
 * :mod:`~reps4lhc_tutor.physics.jets` -- jet substructure observables on zero-padded constituent arrays.
+* :mod:`~reps4lhc_tutor.physics.constituents` -- constituent features relative to the jet axis for taggers.
 * :mod:`~reps4lhc_tutor.physics.transformations` -- beam boosts and rotations, shears and SL(4) maps for
   symmetry probes.
 """
 
-from . import amplitudes, electroweak, jets, lorentz, noise, phasespace, transformations
+from . import amplitudes, constituents, electroweak, jets, lorentz, noise, phasespace, transformations
 
-__all__ = ["amplitudes", "electroweak", "jets", "lorentz", "noise", "phasespace", "transformations"]
+__all__ = [
+    "amplitudes",
+    "constituents",
+    "electroweak",
+    "jets",
+    "lorentz",
+    "noise",
+    "phasespace",
+    "transformations",
+]
