@@ -1,4 +1,5 @@
-"""Figures of merit for classifiers and regressors: ROC curves, AUC, background rejection, pulls.
+"""Figures of merit for classifiers and regressors: ROC curves, AUC, background rejection, bootstrap
+uncertainties, pulls.
 
 Classifier conventions: label 1 is signal, 0 is background, and a larger score means more signal-like.
 A cut ``score > t`` keeps a fraction ``eps_S`` of the signal (signal efficiency, true-positive rate) and a
@@ -8,11 +9,15 @@ rejection is ``1 / eps_B``. The curves come from scikit-learn.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from sklearn import metrics as _sk
 
-__all__ = ["auc", "pulls", "rejection_at", "roc_curve"]
+from .config import check_rng
+
+__all__ = ["auc", "bootstrap", "pulls", "rejection_at", "roc_curve"]
 
 
 def _finite_float(x: ArrayLike, name: str) -> NDArray[np.float64]:
@@ -129,6 +134,52 @@ def rejection_at(
             f"exceed the {n_background} background events; use more background or a higher signal efficiency."
         )
     return float(1 / background)
+
+
+def bootstrap(
+    metric: Callable[..., float],
+    labels: ArrayLike,
+    scores: ArrayLike,
+    rng: np.random.Generator,
+    *,
+    n_resamples: int = 100,
+    sample_weight: ArrayLike | None = None,
+) -> tuple[float, float]:
+    """A classifier metric on the full sample and its bootstrap standard deviation.
+
+    The events are resampled with replacement ``n_resamples`` times, signal and background separately
+    (stratified), so that every resample has the class sizes of the sample; the spread of the metric over the
+    resamples estimates its statistical uncertainty from the finite test set. It says nothing about the
+    spread between trainings: for that, train with several seeds.
+
+    Parameters
+    ----------
+    metric : callable
+        ``metric(labels, scores, sample_weight=...) -> float``, e.g. :func:`auc` or
+        ``functools.partial(rejection_at, signal_efficiency=0.3)``.
+    labels, scores, sample_weight : arrays, shape ``(n,)``
+        As in :func:`roc_curve`.
+    rng : numpy.random.Generator
+        E.g. ``np.random.default_rng(0)``.
+    n_resamples : int
+        At least 2; 100 gives the standard deviation to about 7 %.
+
+    Returns
+    -------
+    (float, float)
+        The metric on the full sample and the standard deviation over the resamples.
+    """
+    check_rng(rng)
+    if isinstance(n_resamples, bool) or not isinstance(n_resamples, int) or n_resamples < 2:
+        raise ValueError(f"n_resamples must be an integer >= 2, got {n_resamples!r}.")
+    labels, scores, sample_weight = _check_classification(labels, scores, sample_weight)
+    classes = [np.flatnonzero(labels == c) for c in (0, 1)]
+    values = np.empty(n_resamples)
+    for k in range(n_resamples):
+        index = np.concatenate([rng.choice(members, size=members.size) for members in classes])
+        weights = None if sample_weight is None else sample_weight[index]
+        values[k] = metric(labels[index], scores[index], sample_weight=weights)
+    return float(metric(labels, scores, sample_weight=sample_weight)), float(values.std(ddof=1))
 
 
 def pulls(pred: ArrayLike, truth: ArrayLike, sigma: ArrayLike) -> NDArray[np.float64]:
