@@ -23,6 +23,7 @@ from symmetry_tolerances import (
     invariance_error,
     max_relative_difference,
     rambo_events,
+    with_padding,
 )
 
 from reps4lhc_tutor.nn import LGATrRegressor
@@ -246,6 +247,51 @@ def test_float32_invariance_needs_rescaled_momenta(slim):
         errors[scale] = invariance_error(model, events, "lorentz", seed=1, dtype=torch.float32)
     assert errors[100.0] < FLOAT32_RESCALED_RTOL
     assert errors[1.0] > FLOAT32_UNSCALED_MIN_RATIO * errors[100.0], errors
+
+
+# --- masks (zero-padded events of different multiplicities) ------------------------------------------------
+
+
+@pytest.mark.parametrize("slim", VARIANTS)
+def test_masked_padding_changes_nothing(slim, events):
+    torch.manual_seed(0)
+    model = _model(slim, n_scalars=2).double()
+    p = torch.as_tensor(events)
+    s = torch.randn(*p.shape[:2], 2, dtype=torch.float64)
+    padded, mask = with_padding(p, 3)
+    scalars = torch.cat([s, torch.zeros(len(p), 3, 2, dtype=torch.float64)], dim=1)
+    assert max_relative_difference(model(padded, scalars, mask), model(p, s)) < FLOAT64_INVARIANCE_RTOL
+    assert max_relative_difference(model(padded, scalars), model(p, s)) > BROKEN_SYMMETRY_MIN  # unmasked
+
+
+@pytest.mark.parametrize("slim", VARIANTS)
+def test_mixed_multiplicities_match_single_events(slim, events):
+    torch.manual_seed(0)
+    model = _model(slim).double()
+    p = torch.as_tensor(events[:3])  # (3, 5, 4)
+    multiplicities = (3, 5, 4)
+    mask = torch.zeros(3, 5, dtype=torch.bool)
+    for event, n in enumerate(multiplicities):
+        mask[event, :n] = True
+    batch = model(p * mask[..., None], mask=mask)
+    for event, n in enumerate(multiplicities):
+        alone = model(p[event : event + 1, :n])
+        assert max_relative_difference(batch[event : event + 1], alone) < FLOAT64_INVARIANCE_RTOL
+
+
+@pytest.mark.parametrize("slim", VARIANTS)
+def test_masked_events_stay_lorentz_invariant(slim, events):
+    torch.manual_seed(0)
+    model = _model(slim).double()
+    padded, mask = with_padding(torch.as_tensor(events), 2)
+    error = invariance_error(lambda q: model(q, mask=mask), padded.numpy(), "lorentz", seed=3)
+    assert error < FLOAT64_INVARIANCE_RTOL
+
+
+def test_bad_mask_raises(events):
+    model = _model(False)
+    with pytest.raises(ValueError, match=r"mask must have shape \(batch, particles\)"):
+        model(torch.as_tensor(events, dtype=torch.float32), mask=torch.ones(8, 4, dtype=torch.bool))
 
 
 # --- errors -------------------------------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from torch import nn
 
 from .events import check_event_options, check_momenta, import_equivariant, scalars_with_constant
 from .mlp import _check_positive_int
+from .sets import check_particles, pool_particles
 
 __all__ = ["REFERENCE_VECTORS", "LGATrRegressor"]
 
@@ -143,10 +144,17 @@ class LGATrRegressor(nn.Module):
                 **channels,
             )
 
-    def forward(self, momenta: torch.Tensor, scalars: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self, momenta: torch.Tensor, scalars: torch.Tensor | None = None, mask: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """Map momenta ``(batch, particles, 4)`` in GeV, ordered ``(E, px, py, pz)``, and scalars
-        ``(batch, particles, n_scalars)`` to invariant outputs ``(batch, out_features)``."""
+        ``(batch, particles, n_scalars)`` to invariant outputs ``(batch, out_features)``.
+
+        ``mask`` ``(batch, particles)`` is True for real particles and False for padding (jets of different
+        multiplicities): no particle attends to padding, and the average runs over real particles only.
+        """
         check_momenta(momenta, "LGATrRegressor")
+        mask = check_particles(momenta, mask, 4, "LGATrRegressor")
         ones = scalars_with_constant(momenta, scalars, self.n_scalars, "LGATrRegressor")
 
         vectors = (momenta / self.momentum_scale).unsqueeze(-2)  # (batch, particles, 1, 4)
@@ -155,9 +163,11 @@ class LGATrRegressor(nn.Module):
             vectors = lgatr.embed_vector(vectors)  # multivectors: (batch, particles, 1, 16)
             vectors[..., 0] = 1.0  # the constant as scalar grade: invariant, and a bias for the mv stream
         references = self.references.to(momenta.dtype).expand(*momenta.shape[:2], -1, -1)
-        out_vectors, out = self.net(torch.cat([vectors, references], dim=-2), ones)
+        # keys of padded particles are hidden from every query: (batch, heads, queries, keys) by broadcasting
+        attention = {} if mask is None else {"attn_mask": mask[:, None, None, :]}
+        out_vectors, out = self.net(torch.cat([vectors, references], dim=-2), ones, **attention)
         if self.slim:  # Minkowski square of each output vector: (batch, particles, out_features)
             invariant = out_vectors[..., 0] ** 2 - (out_vectors[..., 1:] ** 2).sum(dim=-1)
         else:  # scalar grade of each output multivector
             invariant = out_vectors[..., 0]
-        return (out + invariant).mean(dim=1)  # (batch, particles, out_features) -> (batch, out_features)
+        return pool_particles(out + invariant, mask, "mean")  # (batch, out_features)
