@@ -28,9 +28,8 @@ def check_event_options(n_scalars: object, momentum_scale: object) -> tuple[int,
     """Check the constructor arguments every wrapper shares; return them as ``(int, float)``."""
     if isinstance(n_scalars, bool) or not isinstance(n_scalars, int) or n_scalars < 0:
         raise ValueError(f"n_scalars must be an integer >= 0, got {n_scalars!r}.")
-    if isinstance(momentum_scale, bool) or not isinstance(momentum_scale, numbers.Real):
-        raise ValueError(f"momentum_scale must be a positive energy in GeV, got {momentum_scale!r}.")
-    if not (math.isfinite(momentum_scale) and momentum_scale > 0):
+    real = isinstance(momentum_scale, numbers.Real) and not isinstance(momentum_scale, bool)
+    if not (real and math.isfinite(momentum_scale) and momentum_scale > 0):
         raise ValueError(f"momentum_scale must be a positive energy in GeV, got {momentum_scale!r}.")
     return n_scalars, float(momentum_scale)
 

@@ -103,7 +103,7 @@ class LGATrRegressor(nn.Module):
             )
         self.n_scalars = n_scalars
         self.slim = slim
-        self.momentum_scale = float(momentum_scale)
+        self.momentum_scale = momentum_scale
         self.reference_vectors = tuple(reference_vectors)
         # (references, 4) for slim, (references, 16) multivectors otherwise; a buffer, so that it follows
         # .to(device) and .double()
@@ -123,10 +123,8 @@ class LGATrRegressor(nn.Module):
             "out_v_channels" if slim else "out_mv_channels": out_features,
             "hidden_s_channels": _check_positive_int(scalar_channels, "scalar_channels"),
         }
-        vectors_in, hidden = (
-            1 + len(self.reference_vectors),
-            _check_positive_int(vector_channels, "vector_channels"),
-        )
+        vectors_in = 1 + len(self.reference_vectors)
+        hidden = _check_positive_int(vector_channels, "vector_channels")
         heads = _check_positive_int(num_heads, "num_heads")
         if slim:
             self.net = lgatr.LGATrSlim(

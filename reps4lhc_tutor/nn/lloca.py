@@ -84,7 +84,7 @@ class LLoCaRegressor(nn.Module):
         lloca = import_equivariant("lloca", "LLoCaRegressor")
         n_scalars, momentum_scale = check_event_options(n_scalars, momentum_scale)
         self.n_scalars = n_scalars
-        self.momentum_scale = float(momentum_scale)
+        self.momentum_scale = momentum_scale
 
         # LearnedPDFrames asks its equivectors for the three vectors it needs (n_vectors=3)
         equivectors = functools.partial(

@@ -56,6 +56,7 @@ __all__ = [
     "rapidity",
     "rotate",
     "rotation_z",
+    "rotation_z_matrix",
     "to_ptetaphim",
     "to_ptyphim",
     "wrap_angle",
@@ -472,6 +473,27 @@ def rotate(p: ArrayLike, rotation: ArrayLike) -> NDArray[np.floating]:
     return lorentz_transform(p, _embed_rotation(rotation))
 
 
+def rotation_z_matrix(angle: ArrayLike) -> NDArray[np.float64]:
+    """Matrices of rotations about the beam axis by ``angle`` (radians): ``phi -> phi + angle``.
+
+    Parameters
+    ----------
+    angle : float or array, shape ``(...)``
+
+    Returns
+    -------
+    array, shape ``(..., 4, 4)``
+    """
+    angle = np.asarray(angle, dtype=np.float64)
+    _check_finite(angle, "angle")
+    cos, sin = np.cos(angle), np.sin(angle)
+    rotation = np.zeros((*angle.shape, 3, 3))
+    rotation[..., 0, 0], rotation[..., 0, 1] = cos, -sin
+    rotation[..., 1, 0], rotation[..., 1, 1] = sin, cos
+    rotation[..., 2, 2] = 1
+    return _embed_rotation(rotation)
+
+
 def rotation_z(p: ArrayLike, angle: ArrayLike) -> NDArray[np.floating]:
     """Rotate ``p`` by ``angle`` (radians, counter-clockwise) about the beam axis: ``phi -> phi + angle``.
 
@@ -485,14 +507,7 @@ def rotation_z(p: ArrayLike, angle: ArrayLike) -> NDArray[np.floating]:
     -------
     array, shape ``(..., 4)``
     """
-    angle = np.asarray(angle, dtype=np.float64)
-    _check_finite(angle, "angle")
-    cos, sin = np.cos(angle), np.sin(angle)
-    rotation = np.zeros((*angle.shape, 3, 3))
-    rotation[..., 0, 0], rotation[..., 0, 1] = cos, -sin
-    rotation[..., 1, 0], rotation[..., 1, 1] = sin, cos
-    rotation[..., 2, 2] = 1
-    return rotate(p, rotation)
+    return lorentz_transform(p, rotation_z_matrix(angle))
 
 
 def random_lorentz_transformation(

@@ -17,6 +17,7 @@ from scipy.linalg import expm
 
 from ..config import check_rng
 from .lorentz import METRIC, random_lorentz_transformation
+from .lorentz import rotation_z_matrix as beam_rotation_matrix
 
 __all__ = [
     "DEFAULT_STRENGTH",
@@ -68,26 +69,6 @@ def beam_boost_matrix(rapidity: ArrayLike) -> NDArray[np.float64]:
     lam[..., 0, 0] = lam[..., 3, 3] = np.cosh(rapidity)
     lam[..., 0, 3] = lam[..., 3, 0] = np.sinh(rapidity)
     lam[..., 1, 1] = lam[..., 2, 2] = 1
-    return lam
-
-
-def beam_rotation_matrix(angle: ArrayLike) -> NDArray[np.float64]:
-    """Rotations about the beam (``z``) axis by ``angle`` (radians): ``phi -> phi + angle``.
-
-    Parameters
-    ----------
-    angle : float or array, shape ``(...)``
-
-    Returns
-    -------
-    array, shape ``(..., 4, 4)``
-    """
-    angle = _finite(angle, "angle")
-    lam = np.zeros((*angle.shape, 4, 4))
-    lam[..., 0, 0] = lam[..., 3, 3] = 1
-    lam[..., 1, 1] = lam[..., 2, 2] = np.cos(angle)
-    lam[..., 1, 2] = -np.sin(angle)
-    lam[..., 2, 1] = np.sin(angle)
     return lam
 
 
