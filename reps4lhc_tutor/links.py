@@ -51,7 +51,7 @@ _BADGE_RE = re.compile(
 # Any install line of this package from a git repository (jupytext writes it as `# %pip ...` in the .py).
 _INSTALL_RE = re.compile(r'%pip install --quiet "reps4lhc_tutor\[colab\] @ git\+https://github\.com/[^"\s]*"')
 _GITHUB_RE = re.compile(r"^https://github\.com/(?P<owner>[\w.-]+)/(?P<name>[\w.-]+?)(?:\.git)?/?$")
-_CHAPTER_RE = re.compile(r"^(?P<kind>book|notebooks)/(?P<number>\d\d)_[^/]*$")
+_CHAPTER_RE = re.compile(r"^(?P<kind>book|notebooks)/(?P<number>\d\d)(?P<part>[a-z]?)_[^/]*$")
 
 
 class LinksError(CourseError):
@@ -184,38 +184,45 @@ def _markdown_title(path: Path) -> str | None:
 def course_map(root: Path, repo: Repository) -> str:
     """Return the README's course map: one markdown table row per chapter listed in ``_toc.yml``.
 
-    A chapter is ``book/NN_*.md`` (the lecture) and ``notebooks/NN_*`` (the notebook); its topic is the
-    notebook's title (first ``# `` heading of its first markdown cell), else the lecture page's title.
+    A chapter is ``book/NN_*.md`` (the lecture) and its notebook ``notebooks/NN_*``, or several notebooks
+    ``notebooks/NNa_*``, ``NNb_*``, one row each. A row's topic is its notebook's title (first ``# `` heading
+    of its first markdown cell), else the lecture page's title.
     """
     root = Path(root)
     toc_path = root / "_toc.yml"
     if not toc_path.exists():
         raise LinksError(f"{toc_path} not found; the course map lists the chapters in its order.")
-    chapters: dict[str, dict[str, str]] = {}
+    lectures: dict[str, str] = {}
+    notebooks: dict[str, list[tuple[str, str]]] = {}  # chapter number -> [(number + part, notebook stem)]
     for file in _toc_files(yaml.safe_load(toc_path.read_text(encoding="utf-8"))):
         match = _CHAPTER_RE.match(Path(file).with_suffix("").as_posix())
-        if match:
-            chapters.setdefault(match["number"], {})[match["kind"]] = Path(file).with_suffix("").name
+        if match and match["kind"] == "book":
+            lectures.setdefault(match["number"], Path(file).with_suffix("").name)
+        elif match:
+            stem = Path(file).with_suffix("").name
+            notebooks.setdefault(match["number"], []).append((match["number"] + match["part"], stem))
     rows = ["| chapter | topic | lecture | notebook | run it |", "| --- | --- | --- | --- | --- |"]
-    for number, parts in chapters.items():
-        lecture, notebook, title = parts.get("book"), parts.get("notebooks"), None
-        if notebook is not None:
-            path = root / NOTEBOOK_DIR / f"{notebook}.ipynb"
-            if not path.exists() and not path.with_suffix(".py").exists():
-                raise LinksError(
-                    f"_toc.yml lists {NOTEBOOK_DIR}/{notebook}, but neither its .py nor .ipynb exists."
-                )
-            title = notebook_title(load_notebook(path))
-        if title is None and lecture is not None:
-            title = _markdown_title(root / "book" / f"{lecture}.md")
-        cells = [
-            number,
-            (title or "—").replace("|", "\\|"),
-            f"[lecture](book/{lecture}.md)" if lecture else "—",
-            f"[notebook]({NOTEBOOK_DIR}/{notebook}.ipynb)" if notebook else "—",
-            colab_badge(repo, notebook) if notebook else "—",
-        ]
-        rows.append("| " + " | ".join(cells) + " |")
+    for number in dict.fromkeys([*lectures, *notebooks]):  # toc order, each chapter once
+        lecture = lectures.get(number)
+        for label, notebook in notebooks.get(number, [(number, None)]):
+            title = None
+            if notebook is not None:
+                path = root / NOTEBOOK_DIR / f"{notebook}.ipynb"
+                if not path.exists() and not path.with_suffix(".py").exists():
+                    raise LinksError(
+                        f"_toc.yml lists {NOTEBOOK_DIR}/{notebook}, but neither its .py nor .ipynb exists."
+                    )
+                title = notebook_title(load_notebook(path))
+            if title is None and lecture is not None:
+                title = _markdown_title(root / "book" / f"{lecture}.md")
+            cells = [
+                label,
+                (title or "—").replace("|", "\\|"),
+                f"[lecture](book/{lecture}.md)" if lecture else "—",
+                f"[notebook]({NOTEBOOK_DIR}/{notebook}.ipynb)" if notebook else "—",
+                colab_badge(repo, notebook) if notebook else "—",
+            ]
+            rows.append("| " + " | ".join(cells) + " |")
     return "\n".join(rows)
 
 

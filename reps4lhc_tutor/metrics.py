@@ -1,5 +1,5 @@
-"""Figures of merit for classifiers and regressors: ROC curves, AUC, background rejection, bootstrap
-uncertainties, pulls.
+"""Figures of merit for classifiers and regressors: ROC curves, AUC, background rejection, calibration,
+bootstrap uncertainties, pulls.
 
 Classifier conventions: label 1 is signal, 0 is background, and a larger score means more signal-like.
 A cut ``score > t`` keeps a fraction ``eps_S`` of the signal (signal efficiency, true-positive rate) and a
@@ -17,7 +17,7 @@ from sklearn import metrics as _sk
 
 from .config import check_rng
 
-__all__ = ["auc", "bootstrap", "pulls", "rejection_at", "roc_curve"]
+__all__ = ["auc", "bootstrap", "calibration", "pulls", "rejection_at", "roc_curve"]
 
 
 def _finite_float(x: ArrayLike, name: str) -> NDArray[np.float64]:
@@ -32,20 +32,26 @@ def _finite_float(x: ArrayLike, name: str) -> NDArray[np.float64]:
 
 
 def _check_classification(
-    labels: ArrayLike, scores: ArrayLike, sample_weight: ArrayLike | None
+    labels: ArrayLike,
+    scores: ArrayLike,
+    sample_weight: ArrayLike | None,
+    *,
+    name: str = "scores",
+    both_classes: bool = True,
 ) -> tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.float64] | None]:
-    """Check ``(n,)`` labels in {0, 1}, finite ``(n,)`` scores and optional non-negative ``(n,)`` weights."""
-    labels, scores = np.asarray(labels), _finite_float(scores, "scores")
+    """Check ``(n,)`` labels in {0, 1}, finite ``(n,)`` scores (called ``name`` in messages) and optional
+    non-negative ``(n,)`` weights; with ``both_classes``, also that signal and background are present."""
+    labels, scores = np.asarray(labels), _finite_float(scores, name)
     if labels.ndim != 1 or scores.shape != labels.shape:
         raise ValueError(
-            f"labels and scores must be 1-d with one entry per event, got shapes {labels.shape} and "
+            f"labels and {name} must be 1-d with one entry per event, got shapes {labels.shape} and "
             f"{scores.shape}; flatten with .ravel() or select the signal column of a (n, 2) output."
         )
     if labels.dtype.kind not in "biuf" or not np.isin(labels, (0, 1)).all():
         found = np.unique(labels)[:6]
         raise ValueError(f"labels must be 0 (background) or 1 (signal), found values {found}.")
     n_signal = int(np.count_nonzero(labels == 1))
-    if n_signal in (0, labels.size):
+    if both_classes and n_signal in (0, labels.size):
         raise ValueError(
             f"need both signal and background events, got {n_signal} signal of {labels.size}: "
             f"efficiencies are undefined for a missing class."
@@ -134,6 +140,50 @@ def rejection_at(
             f"exceed the {n_background} background events; use more background or a higher signal efficiency."
         )
     return float(1 / background)
+
+
+def calibration(
+    labels: ArrayLike, probabilities: ArrayLike, n_bins: int = 10
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.int64]]:
+    """Reliability diagram: the fraction of signal among events binned in the predicted signal probability.
+
+    A classifier is calibrated when, among events with output ``D``, a fraction ``D`` is signal; its points
+    then lie on the diagonal. This holds for a perfectly trained cross-entropy classifier on the class
+    mixture it was trained on; on a test set with other class fractions the diagonal moves. One class alone
+    is allowed (a control region of background only has a signal fraction of 0 in every bin).
+
+    Parameters
+    ----------
+    labels : array, shape ``(n,)``
+        1 for signal, 0 for background.
+    probabilities : array, shape ``(n,)``
+        Predicted signal probabilities in ``[0, 1]`` (e.g. ``torch.sigmoid`` of a logit).
+    n_bins : int
+        Equal-width bins on ``[0, 1]``; empty bins are left out.
+
+    Returns
+    -------
+    mean_probability, signal_fraction : arrays, shape ``(k,)``
+        Per non-empty bin: the mean prediction and the fraction of signal events.
+    counts : array, shape ``(k,)``
+        Events per bin; the binomial error of ``signal_fraction`` is ``sqrt(f (1 - f) / counts)``.
+    """
+    if isinstance(n_bins, bool) or not isinstance(n_bins, int) or n_bins < 1:
+        raise ValueError(f"n_bins must be a positive integer, got {n_bins!r}.")
+    labels, probabilities, _ = _check_classification(
+        labels, probabilities, None, name="probabilities", both_classes=False
+    )
+    if probabilities.min() < 0 or probabilities.max() > 1:
+        raise ValueError(
+            f"probabilities must lie in [0, 1], got values in [{probabilities.min():.3g}, "
+            f"{probabilities.max():.3g}]; pass torch.sigmoid(logits) rather than logits."
+        )
+    bins = np.minimum((probabilities * n_bins).astype(np.int64), n_bins - 1)  # p = 1 joins the last bin
+    counts = np.bincount(bins, minlength=n_bins)
+    filled = counts > 0
+    mean_probability = np.bincount(bins, weights=probabilities, minlength=n_bins)[filled] / counts[filled]
+    signal_fraction = np.bincount(bins, weights=labels, minlength=n_bins)[filled] / counts[filled]
+    return mean_probability, signal_fraction, counts[filled]
 
 
 def bootstrap(

@@ -59,7 +59,8 @@ log = logging.getLogger(__name__)
 METADATA_KEY = "reps4lhc"  # notebook metadata entry that records the last run
 STATUS_PAGE = Path("book") / "status.md"  # relative to the repository root
 NOTEBOOK_DIR = "notebooks"
-_CHAPTER_GLOB = "[0-9][0-9]_*"  # chapter notebooks are NN_topic; templates and scratch files are not
+# chapter notebooks are NN_topic, or NNa_topic when a chapter has several; templates and scratch files are not
+_CHAPTER_STEM = re.compile(r"(?P<chapter>\d\d[a-z]?)_\w+")
 KERNEL_NAME = "python3"  # resolved by jupyter_client to the interpreter running this code
 _KERNELSPEC = {"name": KERNEL_NAME, "display_name": "Python 3 (ipykernel)", "language": "python"}
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -111,15 +112,21 @@ def list_notebooks(root: Path) -> list[Path]:
         Repository root (the folder holding ``notebooks/``).
     """
     folder = Path(root) / NOTEBOOK_DIR
-    stems = {p.stem for suffix in (".py", ".ipynb") for p in folder.glob(_CHAPTER_GLOB + suffix)}
+    stems = {
+        p.stem
+        for suffix in (".py", ".ipynb")
+        for p in folder.glob(f"*{suffix}")
+        if _CHAPTER_STEM.fullmatch(p.stem)
+    }
     return [folder / f"{stem}.ipynb" for stem in sorted(stems)]
 
 
 def resolve_notebooks(names: Sequence[str], root: Path) -> list[Path]:
     """Map user-given notebook names to ``.ipynb`` paths; no names means every chapter notebook.
 
-    Accepted forms: a chapter number (``"00"``), a stem (``"00_networks_are_fits"``) or a path to either
-    file of the pair (``"notebooks/00_networks_are_fits.ipynb"``, ``".../00_networks_are_fits.py"``).
+    Accepted forms: a chapter number (``"00"``; ``"04a"`` where a chapter has several notebooks), a stem
+    (``"00_networks_are_fits"``) or a path to either file of the pair
+    (``"notebooks/00_networks_are_fits.ipynb"``, ``".../00_networks_are_fits.py"``).
 
     Raises
     ------
@@ -134,7 +141,12 @@ def resolve_notebooks(names: Sequence[str], root: Path) -> list[Path]:
     resolved = []
     for name in names:
         stem = Path(name).stem if name.endswith((".py", ".ipynb")) else Path(name).name
-        matches = [by_stem[stem]] if stem in by_stem else [p for s, p in by_stem.items() if s[:2] == stem]
+        chapters = {s: _CHAPTER_STEM.fullmatch(s)["chapter"] for s in by_stem}  # "04a_top_tagging" -> "04a"
+        matches = (
+            [by_stem[stem]]
+            if stem in by_stem
+            else [by_stem[s] for s, chapter in chapters.items() if stem in (chapter, chapter[:2])]
+        )
         if len(matches) != 1:
             listing = ", ".join(by_stem) or f"none (no {NOTEBOOK_DIR}/NN_*.py or .ipynb in {root})"
             problem = "matches several notebooks" if matches else "is not a notebook"

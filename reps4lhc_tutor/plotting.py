@@ -27,6 +27,7 @@ __all__ = [
     "COLORS",
     "RC_PARAMS",
     "hist_ratio",
+    "plot_calibration",
     "plot_history",
     "plot_pulls",
     "plot_roc",
@@ -269,6 +270,41 @@ def plot_roc(
     ax.set_xlim(0, 1)
     ax.set_xlabel(r"signal efficiency $\epsilon_S$")
     ax.set_ylabel(r"background rejection $1/\epsilon_B$")
+    ax.legend()
+    return fig, ax
+
+
+def plot_calibration(
+    labels: ArrayLike,
+    probabilities: Mapping[str, ArrayLike],
+    *,
+    n_bins: int = 10,
+    ax: Axes | None = None,
+) -> tuple[Figure, Axes]:
+    """Reliability diagram: signal fraction against predicted signal probability, with binomial errors.
+
+    Parameters
+    ----------
+    labels : array, shape ``(n,)``
+        1 for signal, 0 for background, shared by all classifiers.
+    probabilities : dict of name -> array, shape ``(n,)``
+        Each classifier's predicted signal probabilities in ``[0, 1]``.
+    n_bins : int
+        Equal-width bins on ``[0, 1]`` (:func:`~reps4lhc_tutor.metrics.calibration`).
+    ax : Axes, optional
+
+    The dashed diagonal is a calibrated classifier.
+    """
+    fig, ax = _figure_axes(ax)
+    for name, values in probabilities.items():
+        mean, fraction, counts = metrics.calibration(labels, values, n_bins)
+        error = np.sqrt(fraction * (1 - fraction) / counts)
+        ax.errorbar(mean, fraction, yerr=error, marker="o", markersize=4, capsize=2, label=name)
+    ax.plot([0, 1], [0, 1], color="0.5", linestyle="--", label="calibrated")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.set_xlabel("predicted signal probability")
+    ax.set_ylabel("fraction of signal")
     ax.legend()
     return fig, ax
 

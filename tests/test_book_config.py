@@ -99,7 +99,7 @@ def test_every_lecture_is_followed_by_its_notebook(pages):
     for lecture in lectures:
         number = Path(lecture).name[:2]
         following = pages[pages.index(lecture) + 1]
-        assert following.startswith(f"notebooks/{number}_"), f"{lecture} is followed by {following}"
+        assert re.match(rf"notebooks/{number}[a-z]?_", following), f"{lecture} is followed by {following}"
 
 
 def test_repository_url_only_in_config(config):

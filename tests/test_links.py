@@ -5,7 +5,16 @@ from __future__ import annotations
 import jupytext
 import nbformat
 import pytest
-from notebook_factory import OLD_BADGE, OLD_INSTALL, README, code, course_tree, markdown, write_pair
+from notebook_factory import (
+    OLD_BADGE,
+    OLD_INSTALL,
+    README,
+    chapter_cells,
+    code,
+    course_tree,
+    markdown,
+    write_pair,
+)
 
 from reps4lhc_tutor.links import LinksError, Repository, colab_badge, install_line, read_repository, sync
 from reps4lhc_tutor.notebooks import check_pairing
@@ -109,6 +118,22 @@ def test_map_uses_the_lecture_title_for_a_chapter_without_notebook(tmp_path):
     (root / "_toc.yml").write_text("format: jb-book\nroot: book/index\nchapters:\n  - file: book/01_more\n")
     sync(root)
     assert "| 01 | Lecture one | [lecture](book/01_more.md) | — | — |" in (root / "README.md").read_text()
+
+
+def test_map_has_a_row_per_notebook_of_a_chapter(tmp_path):
+    root = course_tree(tmp_path)
+    for stem, title in [("01a_more", "Part a"), ("01b_more", "Part b")]:
+        write_pair(root / "notebooks", stem, chapter_cells(title))
+    (root / "_toc.yml").write_text(
+        "format: jb-book\nroot: book/index\nchapters:\n  - file: book/01_more\n"
+        "  - file: notebooks/01a_more\n  - file: notebooks/01b_more\n"
+    )
+    sync(root)
+    rows = [line for line in (root / "README.md").read_text().splitlines() if line.startswith("| 0")]
+    assert [row.split(" | ")[:4] for row in rows] == [
+        ["| 01a", "Part a", "[lecture](book/01_more.md)", "[notebook](notebooks/01a_more.ipynb)"],
+        ["| 01b", "Part b", "[lecture](book/01_more.md)", "[notebook](notebooks/01b_more.ipynb)"],
+    ]
 
 
 def test_missing_badge_is_an_error_and_nothing_is_written(tmp_path):

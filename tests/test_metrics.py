@@ -129,3 +129,122 @@ def test_bad_pull_inputs():
         metrics.pulls(np.zeros(3), np.zeros(3), [1.0, 0.0, 1.0])
     with pytest.raises(ValueError, match="NaN"):
         metrics.pulls([np.nan], [0.0], 1.0)
+
+
+# --- calibration (reliability diagram) ----------------------------------------------------------------------
+
+
+def calibrated_sample(n=100_000, seed=12):
+    """A calibrated classifier: p ~ U(0, 1) and each event is signal with probability p."""
+    rng = np.random.default_rng(seed)
+    probabilities = rng.random(n)
+    return (rng.random(n) < probabilities).astype(int), probabilities
+
+
+def calibration_pulls(labels, probabilities, n_bins=10):
+    """(signal fraction - mean probability) / binomial error, per non-empty bin."""
+    mean, fraction, counts = metrics.calibration(labels, probabilities, n_bins)
+    return (fraction - mean) / np.sqrt(mean * (1 - mean) / counts)
+
+
+def test_calibration_of_a_small_sample_by_hand():
+    labels = [0, 0, 1, 1, 1, 0, 1]
+    probabilities = [0.05, 0.15, 0.12, 0.95, 1.0, 0.55, 0.0]
+    mean, fraction, counts = metrics.calibration(labels, probabilities)
+    # bins [0, 0.1): 0.05, 0.0; [0.1, 0.2): 0.15, 0.12; [0.5, 0.6): 0.55; [0.9, 1]: 0.95, 1.0
+    np.testing.assert_allclose(mean, [0.025, 0.135, 0.55, 0.975])
+    np.testing.assert_allclose(fraction, [0.5, 0.5, 0.0, 1.0])
+    np.testing.assert_array_equal(counts, [2, 2, 1, 2])
+    assert counts.dtype == np.int64
+
+
+def test_calibration_bins_are_closed_on_the_left_and_one_joins_the_last_bin():
+    labels = [0, 1, 0, 1, 1]
+    _, _, counts = metrics.calibration(labels, [0.0, 0.25, 0.5, 0.75, 1.0], n_bins=4)
+    np.testing.assert_array_equal(counts, [1, 1, 1, 2])  # 0.25 opens bin 2; 1.0 shares bin 4 with 0.75
+    mean, fraction, counts = metrics.calibration([1, 0], [1.0, 1.0], n_bins=10)
+    np.testing.assert_array_equal(mean, [1.0])
+    np.testing.assert_array_equal(fraction, [0.5])
+    np.testing.assert_array_equal(counts, [2])
+
+
+def test_calibration_leaves_out_empty_bins_and_counts_every_event():
+    labels, probabilities = calibrated_sample(5000)
+    probabilities = np.where(probabilities < 0.5, probabilities / 5, probabilities)  # empties [0.1, 0.5)
+    mean, fraction, counts = metrics.calibration(labels, probabilities, n_bins=10)
+    assert len(mean) == len(fraction) == len(counts) == 6
+    assert (counts > 0).all() and counts.sum() == labels.size
+    assert not ((mean >= 0.1) & (mean < 0.5)).any()
+    mean, _, counts = metrics.calibration(labels, probabilities, n_bins=1)  # one bin: the whole sample
+    assert counts.tolist() == [labels.size] and mean[0] == pytest.approx(probabilities.mean())
+
+
+@pytest.mark.parametrize("n_bins", [5, 10, 20])
+def test_calibrated_classifier_lies_on_the_diagonal(n_bins):
+    labels, probabilities = calibrated_sample()
+    mean, _, counts = metrics.calibration(labels, probabilities, n_bins)
+    assert len(mean) == n_bins and counts.sum() == labels.size
+    lower = np.arange(n_bins) / n_bins
+    assert ((mean >= lower) & (mean < lower + 1 / n_bins)).all()  # each mean inside its bin
+    np.testing.assert_allclose(mean, lower + 0.5 / n_bins, atol=0.01)  # p is uniform within each bin
+    pulls = calibration_pulls(labels, probabilities, n_bins)
+    assert np.abs(pulls).max() < 4  # binomial scatter only
+    assert np.sum(pulls**2) < n_bins + 5 * np.sqrt(2 * n_bins)  # chi^2 with n_bins degrees of freedom
+
+
+def test_overconfident_classifier_is_detected():
+    labels, probabilities = calibrated_sample()
+    cube = probabilities**3
+    overconfident = cube / (cube + (1 - probabilities) ** 3)  # pushed towards 0 and 1, same ordering
+    assert metrics.auc(labels, overconfident) == pytest.approx(metrics.auc(labels, probabilities))
+    mean, fraction, _ = metrics.calibration(labels, overconfident)
+    pulls = calibration_pulls(labels, overconfident)
+    assert np.abs(pulls).max() > 10
+    high, low = mean > 0.6, mean < 0.4
+    assert (fraction[high] < mean[high]).all() and (fraction[low] > mean[low]).all()  # an S-shaped curve
+
+
+@pytest.mark.parametrize("bad", [-0.01, 1.01, 3.0])
+def test_calibration_needs_probabilities(bad):
+    labels, probabilities = [0, 1, 0, 1], [0.2, 0.7, 0.4, bad]
+    with pytest.raises(ValueError, match=r"probabilities must lie in \[0, 1\].*torch\.sigmoid"):
+        metrics.calibration(labels, probabilities)
+
+
+def test_calibration_says_to_take_the_sigmoid_of_logits():
+    rng = np.random.default_rng(13)
+    logits = rng.normal(size=100)
+    with pytest.raises(ValueError, match="sigmoid"):
+        metrics.calibration(np.repeat([0, 1], 50), logits)
+
+
+@pytest.mark.parametrize("n_bins", [0, -3, 2.5, True, "10", None])
+def test_calibration_bad_n_bins(n_bins):
+    with pytest.raises(ValueError, match="n_bins must be a positive integer"):
+        metrics.calibration([0, 1], [0.2, 0.8], n_bins)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (([0, 1, 1], [0.1, np.nan, 0.3]), "NaN or infinite"),
+        (([0, 1, 1], [0.1, np.inf, 0.3]), "NaN or infinite"),
+        (([0, 1, 1], [0.1, 0.2]), "one entry per event"),
+        (([0, 1], [[0.1, 0.9], [0.8, 0.2]]), "one entry per event"),
+        (([[0, 1]], [[0.1, 0.9]]), "one entry per event"),
+        (([0, 1, 2], [0.1, 0.2, 0.3]), r"0 \(background\) or 1 \(signal\)"),
+    ],
+)
+def test_calibration_bad_inputs(args, message):
+    with pytest.raises(ValueError, match=message):
+        metrics.calibration(*args)
+
+
+@pytest.mark.parametrize("label", [0, 1], ids=["background only", "signal only"])
+def test_calibration_of_a_single_class_sample(label):
+    # A reliability diagram needs no second class: on a pure sample (a control region, one class of a
+    # test set) the signal fraction is 0 or 1 in every bin.
+    mean, fraction, counts = metrics.calibration([label] * 3, [0.2, 0.5, 0.9], n_bins=2)
+    np.testing.assert_allclose(mean, [0.2, 0.7])
+    np.testing.assert_array_equal(fraction, [label, label])
+    np.testing.assert_array_equal(counts, [1, 2])

@@ -45,6 +45,16 @@ def test_resolve_accepts_number_stem_and_either_path(tmp_path):
     assert [p.stem for p in resolve_notebooks([], tmp_path)] == ["00_alpha", "01_beta"]
 
 
+def test_a_chapter_with_several_notebooks(tmp_path):
+    for stem in ("04a_tagging", "04b_cwola", "05_next"):
+        write_pair(tmp_path / "notebooks", stem, [code("x = 1")])
+    write_pair(tmp_path / "notebooks", "scratch", [code("x = 1")])  # not a chapter notebook
+    assert [p.stem for p in resolve_notebooks([], tmp_path)] == ["04a_tagging", "04b_cwola", "05_next"]
+    assert resolve_notebooks(["04b"], tmp_path) == [tmp_path / "notebooks" / "04b_cwola.ipynb"]
+    with pytest.raises(UnknownNotebookError, match="'04' matches several notebooks"):
+        resolve_notebooks(["04"], tmp_path)
+
+
 def test_unknown_notebook_names_the_available_ones(tmp_path):
     write_pair(tmp_path / "notebooks", "00_alpha", [code("x = 1")])
     with pytest.raises(UnknownNotebookError, match=r"'07' is not a notebook; available: 00_alpha"):

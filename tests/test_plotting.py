@@ -126,3 +126,38 @@ def test_plot_pulls():
     assert np.max(gaussian.get_ydata()) == pytest.approx(1 / np.sqrt(2 * np.pi), rel=1e-4)
     with pytest.raises(ValueError, match="finite"):
         plotting.plot_pulls([np.inf])
+
+
+def test_plot_calibration_draws_each_classifier_and_the_diagonal():
+    rng = np.random.default_rng(6)
+    p = rng.random(4000)
+    labels = (rng.random(4000) < p).astype(int)
+    probabilities = {"honest": p, "overconfident": p**3 / (p**3 + (1 - p) ** 3)}
+    fig, ax = plotting.plot_calibration(labels, probabilities, n_bins=8)
+    assert isinstance(fig, Figure) and isinstance(ax, Axes)
+    assert len(ax.containers) == 2  # one errorbar per classifier
+    drawn = {container.get_label(): container for container in ax.containers}
+    assert set(drawn) == set(probabilities)
+    for name, values in probabilities.items():
+        mean, fraction, counts = metrics.calibration(labels, values, 8)
+        line, _, (bars,) = drawn[name].lines
+        np.testing.assert_allclose(line.get_xdata(), mean)
+        np.testing.assert_allclose(line.get_ydata(), fraction)
+        half_lengths = [abs(s[1, 1] - s[0, 1]) / 2 for s in bars.get_segments()]
+        np.testing.assert_allclose(half_lengths, np.sqrt(fraction * (1 - fraction) / counts))
+    (diagonal,) = [line for line in ax.get_lines() if line.get_label() == "calibrated"]
+    np.testing.assert_array_equal(diagonal.get_xdata(), [0, 1])
+    np.testing.assert_array_equal(diagonal.get_ydata(), [0, 1])
+    assert ax.get_xlim() == (0, 1) and ax.get_ylim() == (0, 1)
+    legend = [text.get_text() for text in ax.get_legend().get_texts()]
+    assert sorted(legend) == ["calibrated", "honest", "overconfident"]
+
+
+def test_plot_calibration_on_given_axes_and_bad_probabilities():
+    _, ax = plt.subplots()
+    labels, p = np.array([0, 1, 0, 1]), np.array([0.1, 0.8, 0.3, 0.9])
+    fig, returned = plotting.plot_calibration(labels, {"a": p}, ax=ax)
+    assert returned is ax and fig is ax.figure
+    assert len(ax.containers) == 1
+    with pytest.raises(ValueError, match="sigmoid"):
+        plotting.plot_calibration(labels, {"logits": np.log(p / (1 - p))})

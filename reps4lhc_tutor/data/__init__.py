@@ -7,14 +7,16 @@
 * :mod:`~reps4lhc_tutor.data.loaders` -- :func:`load_amplitudes`, exact gluon amplitudes computed on demand.
 * :mod:`~reps4lhc_tutor.data.jets` -- :func:`load_top_tagging`, :func:`load_quark_gluon`, :func:`load_zjets`
   from the shipped, generated or official samples.
+* :mod:`~reps4lhc_tutor.data.mixtures` -- :func:`mixed_samples`: two samples of set signal fractions (CWoLa).
 * :mod:`~reps4lhc_tutor.data.shipped` -- the samples in the repository's ``data/`` and their MANIFEST.
 * :mod:`~reps4lhc_tutor.data.pythia` and :mod:`~reps4lhc_tutor.data.detector` -- jet generation with
   Pythia 8 + FastJet (imported when generating: the ``data`` extra) and a parametric detector.
 """
 
-from . import cache, download, jets, loaders, registry
+from . import cache, download, jets, loaders, mixtures, registry
 from .jets import JetData, load_quark_gluon, load_top_tagging, load_zjets
 from .loaders import AMPLITUDE_PROCESSES, AmplitudeData, load_amplitudes
+from .mixtures import mixed_samples
 
 __all__ = [
     "AMPLITUDE_PROCESSES",
@@ -28,5 +30,7 @@ __all__ = [
     "load_top_tagging",
     "load_zjets",
     "loaders",
+    "mixed_samples",
+    "mixtures",
     "registry",
 ]

@@ -9,6 +9,7 @@ from .lloca import LLoCaRegressor
 from .mlp import MLP
 from .regression import GaussianMixtureRegressor, GaussianRegressor
 from .sets import pool_particles
+from .taggers import LGATrTagger
 from .transformer import ParticleTransformer
 
 __all__ = [
@@ -20,6 +21,7 @@ __all__ = [
     "GaussianMixtureRegressor",
     "GaussianRegressor",
     "LGATrRegressor",
+    "LGATrTagger",
     "LLoCaRegressor",
     "NormalInverseGamma",
     "ParticleTransformer",
