@@ -323,3 +323,17 @@ def test_bad_pid(pair):
         jets.charged_energy_fraction(pair, np.array([[22.0, 211.5]]))
     with pytest.raises(TypeError, match="dtype"):
         jets.particle_charge(np.array(["pi+"]))
+
+
+def test_subjettiness_ratio_reuses_one_clustering(rng):
+    p = random_jets(rng, 6, 12)
+    taus = jets.nsubjettiness(p, n_max=3)
+    np.testing.assert_array_equal(jets.subjettiness_ratio(taus, 2), jets.tau21(p))
+    np.testing.assert_array_equal(jets.subjettiness_ratio(taus, 3), jets.tau32(p))
+    np.testing.assert_allclose(jets.subjettiness_ratio(taus, 3), taus[:, 2] / taus[:, 1])
+
+
+@pytest.mark.parametrize(("shape", "n"), [((4, 2), 3), ((4, 3), 1), ((4,), 2)])
+def test_subjettiness_ratio_names_the_needed_n_max(shape, n):
+    with pytest.raises(ValueError, match="nsubjettiness"):
+        jets.subjettiness_ratio(np.ones(shape), n)

@@ -67,6 +67,7 @@ __all__ = [
     "pid_entropy",
     "ptd",
     "soft_drop",
+    "subjettiness_ratio",
     "tau21",
     "tau32",
     "width",
@@ -521,21 +522,39 @@ def nsubjettiness(constituents: ArrayLike, *, n_max: int = 3, beta: float = 1.0)
     return _in_chunks(*_constituents(constituents), job)
 
 
-def _ratio(numerator: NDArray, denominator: NDArray) -> NDArray:
-    """``numerator / denominator``, 0 where the denominator is 0 (then the numerator is 0 too)."""
+def subjettiness_ratio(taus: ArrayLike, n: int) -> NDArray[np.float64]:
+    """``tau_n / tau_(n-1)`` from the output of :func:`nsubjettiness`: one clustering gives every ratio.
+
+    Parameters
+    ----------
+    taus : array, shape ``(jets, n_max)``
+        ``tau_1 ... tau_n_max`` per jet.
+    n : int
+        2 for ``tau_21``, 3 for ``tau_32``; at most ``n_max``.
+
+    Returns
+    -------
+    array, shape ``(jets,)``
+        0 where ``tau_(n-1) = 0`` (a jet of fewer than ``n`` particles, where ``tau_n`` vanishes as well).
+    """
+    taus = np.asarray(taus, dtype=np.float64)
+    if taus.ndim != 2 or not 2 <= n <= taus.shape[1]:
+        raise ValueError(
+            f"taus must have shape (jets, n_max) with n_max >= n = {n} >= 2, got shape {taus.shape}; "
+            f"compute them with nsubjettiness(constituents, n_max={max(n, 2)})."
+        )
+    numerator, denominator = taus[:, n - 1], taus[:, n - 2]
     return np.divide(numerator, denominator, out=np.zeros_like(numerator), where=denominator > 0)
 
 
 def tau21(constituents: ArrayLike, *, beta: float = 1.0) -> NDArray[np.float64]:
     """``tau_2 / tau_1`` (small for two-prong jets such as W/Z/H), ``(jets,)``; 0 for one-particle jets."""
-    taus = nsubjettiness(constituents, n_max=2, beta=beta)
-    return _ratio(taus[:, 1], taus[:, 0])
+    return subjettiness_ratio(nsubjettiness(constituents, n_max=2, beta=beta), 2)
 
 
 def tau32(constituents: ArrayLike, *, beta: float = 1.0) -> NDArray[np.float64]:
     """``tau_3 / tau_2`` (small for three-prong top jets), shape ``(jets,)``; 0 for jets of <= 2 particles."""
-    taus = nsubjettiness(constituents, n_max=3, beta=beta)
-    return _ratio(taus[:, 2], taus[:, 1])
+    return subjettiness_ratio(nsubjettiness(constituents, n_max=3, beta=beta), 3)
 
 
 # ---------------------------------------------------------------------------------------------------------
