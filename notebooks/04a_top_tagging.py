@@ -569,8 +569,6 @@ def rejection_by_hand(labels, scores, signal_efficiency):
 
 
 # %% tags=["check"]
-
-
 toy_rng = np.random.default_rng(7)
 toy_labels = np.repeat([1, 0], 200_000)
 toy_scores = np.concatenate([toy_rng.normal(1, 1, 200_000), toy_rng.normal(-1, 1, 200_000)])
