@@ -115,7 +115,9 @@ for split, d in data.items():
 def charges(constituents: np.ndarray, pid: np.ndarray) -> np.ndarray:
     """Electric charge of every constituent, 0 on padding: (jets, particles)."""
     mask = constituent_mask(constituents)
-    return np.where(mask, jets.particle_charge(np.where(mask, pid, 22)), 0)  # padding read as a photon
+    charge = np.zeros(pid.shape, dtype=np.int64)
+    charge[mask] = jets.particle_charge(pid[mask])  # padding (pid 0) is no particle: real rows only
+    return charge
 
 
 def observables(constituents: np.ndarray, pid: np.ndarray) -> np.ndarray:
