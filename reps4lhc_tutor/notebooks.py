@@ -138,10 +138,10 @@ def resolve_notebooks(names: Sequence[str], root: Path) -> list[Path]:
     if not names:
         return available
     by_stem = {p.stem: p for p in available}
+    chapters = {s: _CHAPTER_STEM.fullmatch(s)["chapter"] for s in by_stem}  # "04a_top_tagging" -> "04a"
     resolved = []
     for name in names:
         stem = Path(name).stem if name.endswith((".py", ".ipynb")) else Path(name).name
-        chapters = {s: _CHAPTER_STEM.fullmatch(s)["chapter"] for s in by_stem}  # "04a_top_tagging" -> "04a"
         matches = (
             [by_stem[stem]]
             if stem in by_stem
