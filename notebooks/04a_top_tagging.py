@@ -153,7 +153,7 @@ for split, d in data.items():
 
 
 # %%
-def observables(constituents: np.ndarray, n_constituents: np.ndarray) -> dict[str, np.ndarray]:
+def observables(constituents: np.ndarray, multiplicities: np.ndarray) -> dict[str, np.ndarray]:
     """Substructure observables of zero-padded jets (jets, particles, 4) and their multiplicities (jets,)
     -> name: (jets,)."""
     tau = jets.nsubjettiness(constituents, n_max=3)  # (jets, 3): tau_1, tau_2, tau_3
@@ -162,7 +162,7 @@ def observables(constituents: np.ndarray, n_constituents: np.ndarray) -> dict[st
         "soft-drop mass": jets.soft_drop(constituents, z_cut=0.1, beta=0.0, radius=0.8).mass,
         "tau32": jets.subjettiness_ratio(tau, 3),  # 0 for jets of too few particles, where tau_2 = 0
         "tau21": jets.subjettiness_ratio(tau, 2),
-        "multiplicity": n_constituents.astype(float),
+        "multiplicity": multiplicities.astype(float),
         "width": jets.width(constituents),
         "ptD": jets.ptd(constituents),
     }
@@ -245,8 +245,8 @@ labels_t = {split: to_device(labels) for split, labels in y.items()}
 # relative to its jet (`constituent_features`): $\Delta y$ and $\Delta\phi$ to the jet axis (centring),
 # $\log p_T$, $\log E$ and their fractions of the jet's (scaling), $\Delta R$, with the jet rotated so that
 # its principal axis lies along $\Delta y$ (rotation), and a mask for the padding. Standardising uses the
-# real constituents only, so that padding rows stay zero. L-GATr gets none of this: it sees the raw
-# four-momenta, and the symmetry does the preprocessing.
+# real constituents only, so that padding rows stay zero. L-GATr needs no centring or rotation: it sees the
+# raw four-momenta, with the same features as extra scalar inputs (below).
 
 # %%
 obs_scaler = StandardScaler().fit(x_obs["train"])
@@ -378,7 +378,7 @@ plt.show()
 # %% [markdown]
 # The table gives, for each classifier, the mean and the spread (standard deviation) over the trainings
 # with different seeds, and for the rejections also the bootstrap spread from the finite test set (first
-# seed), which at a few hundred QCD jets per working point is the larger of the two.
+# seed). At $\epsilon_S = 0.3$ only a few dozen QCD test jets pass the cut, so that spread is the larger.
 
 
 # %%
