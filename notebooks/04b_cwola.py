@@ -83,7 +83,7 @@ sizes = {
     "test": tutor.pick(ci=800, cpu=2_000, gpu=100_000),
 }
 n_constituents = tutor.pick(ci=64, cpu=64, gpu=100)
-# A generated file is found by its size: at the cpu profile, each split asks for its share of one 20k-jet file.
+# A generated file is found by its size: at the cpu profile each split asks for its share of one 20k-jet file.
 data = {split: load_quark_gluon(n, n_constituents, source=source, split=split) for split, n in sizes.items()}
 print(f"source: {data['train'].meta['source']}, generator: {data['train'].meta.get('generator', 'see meta')}")
 for split, d in data.items():
