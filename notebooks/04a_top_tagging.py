@@ -486,36 +486,39 @@ models["L-GATr-slim (four-momenta)"].to(torch.float32)
 # the best network rejects at least five times more QCD jets than the BDT at $\epsilon_S = 0.3$.
 
 # %%
+# Where the bands come from. ci: measured in CI runs on the shipped jets (2 CPU cores). cpu: measured in
+# cpu-profile runs on generated jets (seeds 0-2, 2-core AMD EPYC; the latest is the run shown here). gpu:
+# targets (tutor.target), since no gpu run has measured them.
 networks = [name for name in results if name != "BDT (observables)"]
 best = max(networks, key=lambda name: results[name]["AUC"].mean())
 print(f"best network by AUC: {best}")
-tutor.expect("BDT AUC", results["BDT (observables)"]["AUC"].mean(), ci=(0.9, 1), cpu=(0.97, 1), gpu=(0.95, 1))
-tutor.expect("best network AUC", results[best]["AUC"].mean(), ci=(0.85, 1), cpu=(0.975, 1), gpu=(0.98, 1))
+tutor.expect("BDT AUC", results["BDT (observables)"]["AUC"].mean(), ci=(0.9, 1), cpu=(0.97, 1), gpu=tutor.target(0.95, 1))
+tutor.expect("best network AUC", results[best]["AUC"].mean(), ci=(0.85, 1), cpu=(0.975, 1), gpu=tutor.target(0.98, 1))
 for name in networks:
-    tutor.expect(f"{name} AUC", results[name]["AUC"].mean(), ci=(0.7, 1), cpu=(0.95, 1), gpu=(0.96, 1))
+    tutor.expect(f"{name} AUC", results[name]["AUC"].mean(), ci=(0.7, 1), cpu=(0.95, 1), gpu=tutor.target(0.96, 1))
 working_point = tutor.pick(ci="0.5", cpu="0.3", gpu="0.3")  # ci: too few QCD test jets for 0.3
 rejections = {name: results[name][f"1/eps_B at eps_S={working_point}"].mean() for name in results}
 tutor.expect(
     f"best network / BDT, 1/eps_B at eps_S={working_point}",
     max(rejections[name] for name in networks) / rejections["BDT (observables)"],
-    ci=(0.1, 100), cpu=(0.3, 10), gpu=(5, 1e3),
+    ci=(0.1, 100), cpu=(0.3, 10), gpu=tutor.target(5, 1e3),
 )  # fmt: skip
 tutor.expect(
     "L-GATr tagger: change under beam rotations (float64)",
     rotation_change,
     ci=(0, 1e-9),
     cpu=(0, 1e-9),
-    gpu=(0, 1e-9),
+    gpu=tutor.target(0, 1e-9),
 )
 tutor.expect(
     "L-GATr tagger: change under beam boosts (float64)",
     boost_change,
     ci=(1e-6, 1e3),
     cpu=(1e-6, 1e3),
-    gpu=(1e-6, 1e3),
+    gpu=tutor.target(1e-6, 1e3),
 )
 for name in results:
-    tutor.expect(f"{name}: calibration gap", calibration_gap[name], ci=(0, 0.3), cpu=(0, 0.03), gpu=(0, 0.05))
+    tutor.expect(f"{name}: calibration gap", calibration_gap[name], ci=(0, 0.3), cpu=(0, 0.03), gpu=tutor.target(0, 0.05))
 
 # %% [markdown]
 # **What the committed run shows** (cpu profile: 12k training jets, 40k test jets, three seeds; see the

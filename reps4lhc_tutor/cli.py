@@ -15,7 +15,7 @@ from pathlib import Path
 
 import nbformat
 
-from .assignments import build_all, verify_assignment
+from .assignments import build_all, verify_assignment, write_ci_notebooks
 from .config import active_profile
 from .data import pythia, shipped
 from .data.cache import DATA_ENV, CachedFile, CacheError, cache_dir, cached_files
@@ -31,6 +31,7 @@ from .notebooks import (
     UnknownProfileError,
     check_pairing,
     check_profile,
+    expectation_summary,
     load_notebook,
     resolve_notebooks,
     run_notebook,
@@ -91,7 +92,8 @@ def _notebooks_run(args: argparse.Namespace, root: Path) -> int:
             print(f"{err}\n{err.traceback}".rstrip(), file=sys.stderr)
             failed.append(path.stem)
             continue
-        print(f"{path.stem}: done in {nb.metadata[METADATA_KEY]['wall_time_s']:.1f} s")
+        run = nb.metadata[METADATA_KEY]
+        print(f"{path.stem}: done in {run['wall_time_s']:.1f} s; {expectation_summary(run['expectations'])}")
     write_status_page(root)  # it lists the last runs, so every run changes it
     if failed:
         print(f"{len(failed)} of {len(paths)} notebooks failed: {', '.join(failed)}", file=sys.stderr)
@@ -136,6 +138,14 @@ def _assignments_build(args: argparse.Namespace, root: Path) -> int:
         )
         problems += [f"{student_path.stem}: {problem}" for problem in found]
     return _report(problems, "every student notebook fails its checks and every solution passes them")
+
+
+def _assignments_ci(args: argparse.Namespace, root: Path) -> int:
+    written, problems = write_ci_notebooks(root, args.out)
+    if not problems:
+        print(f"wrote {len(written)} notebooks with their student checks to {args.out}/")
+        print(f"run them with: REPS4LHC_PROFILE=ci pytest --nbval-lax --nbval-current-env {args.out}/*.ipynb")
+    return _report(problems, "the student versions hold no solutions and every exercise has a self-check")
 
 
 def _size(n_bytes: int) -> str:
@@ -326,7 +336,8 @@ def _parser() -> argparse.ArgumentParser:
     links.set_defaults(handler=_links)
 
     assignments = commands.add_parser(
-        "assignments", help="build: write student versions (solutions replaced by stubs)"
+        "assignments",
+        help="build | ci: write student versions (solutions replaced by stubs), or the notebooks CI runs",
     )
     assignment_commands = assignments.add_subparsers(dest="action", required=True, metavar="ACTION")
     build = assignment_commands.add_parser("build", help="write notebooks with solutions replaced by stubs")
@@ -338,6 +349,14 @@ def _parser() -> argparse.ArgumentParser:
         "--profile", default="ci", metavar="{ci,cpu,gpu}", help="run size for --verify (default: ci)"
     )
     build.set_defaults(handler=_assignments_build)
+    ci = assignment_commands.add_parser(
+        "ci",
+        help="write the notebooks CI runs under nbval: each with a cell that grades its student version",
+    )
+    ci.add_argument(
+        "--out", default="_build/ci-notebooks", help="output folder (default: _build/ci-notebooks)"
+    )
+    ci.set_defaults(handler=_assignments_ci)
 
     data = commands.add_parser("data", help="list | generate | merge | manifest: datasets and the data cache")
     data_commands = data.add_subparsers(dest="action", required=True, metavar="ACTION")
