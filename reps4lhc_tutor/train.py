@@ -17,7 +17,7 @@ from tqdm.auto import tqdm
 
 from .config import get_device
 
-__all__ = ["History", "LossFn", "fit"]
+__all__ = ["Callback", "History", "LossFn", "fit"]
 
 LossFn = Callable[..., torch.Tensor]
 """``loss_fn(model, *batch) -> scalar tensor``: the batch is the tuple of tensors given to :func:`fit`."""
@@ -31,7 +31,11 @@ class History:
     val_loss: list[float] = field(default_factory=list)  # validation loss per epoch (empty without val)
     lr: list[float] = field(default_factory=list)  # learning rate used in each epoch
     best_epoch: int | None = None  # epoch (0-based) whose weights the model holds at the end, if val given
-    stopped_early: bool = False  # True if early stopping ended the run
+    stopped_early: bool = False  # True if early stopping (patience or the callback) ended the run
+
+
+Callback = Callable[[int, History], bool | None]
+"""``callback(epoch, history) -> bool | None``: called by :func:`fit` after each epoch; ``True`` stops it."""
 
 
 def _check_tensors(data: Sequence[torch.Tensor], name: str) -> tuple[torch.Tensor, ...]:
@@ -84,6 +88,7 @@ def fit(
     device: torch.device | str | None = None,
     progress: bool = True,
     desc: str = "training",
+    callback: Callback | None = None,
 ) -> History:
     """Train ``model`` by minimising ``loss_fn`` over mini-batches.
 
@@ -104,6 +109,17 @@ def fit(
         Stop after this many epochs without a better validation loss (needs ``val``).
     device
         Defaults to :func:`reps4lhc_tutor.config.get_device`.
+    progress, desc
+        Show a progress bar over the epochs, with this label.
+    callback
+        ``callback(epoch, history)``, called at the end of every epoch (after validation, the scheduler step
+        and the history update) with the 0-based epoch and the :class:`History` so far, the object ``fit``
+        returns. The model holds its current weights (not the best so far) and is in eval mode, so the
+        callback may evaluate it: a metric, the quality of generated samples. Wrapping that in
+        ``torch.no_grad()`` is the callback's job (some evaluations need gradients). Afterwards ``fit`` puts
+        the model back in the mode it had before the call; every epoch trains in train mode. Return ``True``
+        to stop training after this epoch (``history.stopped_early`` is set and, with ``val``, the best
+        weights are still restored); ``None`` or ``False`` continues. Exceptions propagate.
 
     Returns
     -------
@@ -172,7 +188,15 @@ def fit(
                 scheduler.step(monitored)
             else:
                 scheduler.step()
-        if patience is not None and waited >= patience:
+        stop = False
+        if callback is not None:
+            was_training = model.training
+            model.eval()
+            try:
+                stop = bool(callback(epoch, history))
+            finally:
+                model.train(was_training)
+        if stop or (patience is not None and waited >= patience):
             history.stopped_early = True
             break
 

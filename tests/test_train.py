@@ -113,3 +113,121 @@ def test_model_ends_on_requested_device(line_data):
     model = nn.Linear(1, 1)
     tutor.fit(model, mse, line_data, epochs=1, batch_size=256, device="cpu", progress=False)
     assert next(model.parameters()).device.type == "cpu"
+
+
+def test_callback_sees_every_epoch_after_the_scheduler_step(line_data):
+    model = nn.Linear(1, 1)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=1, gamma=0.5)
+    calls, seen = [], []
+
+    def record(epoch, history):
+        # what the callback can see: the history so far and the learning rate of the next epoch
+        calls.append((epoch, len(history.train_loss), len(history.val_loss), optimizer.param_groups[0]["lr"]))
+        seen.append(history)
+
+    history = tutor.fit(
+        model,
+        mse,
+        line_data,
+        line_data,
+        epochs=4,
+        batch_size=128,
+        optimizer=optimizer,
+        scheduler=scheduler,
+        callback=record,
+        progress=False,
+    )
+    assert [c[:3] for c in calls] == [(0, 1, 1), (1, 2, 2), (2, 3, 3), (3, 4, 4)]
+    assert [c[3] for c in calls] == pytest.approx([0.05, 0.025, 0.0125, 0.00625])
+    assert all(h is history for h in seen)
+    assert not history.stopped_early
+
+
+def test_callback_can_evaluate_the_model_without_breaking_training(line_data):
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(1, 8), nn.Dropout(0.0), nn.Linear(8, 1))
+    x, y = line_data
+    modes_in_loss, grads_in_loss, modes_in_callback, callback_losses = [], [], [], []
+
+    def loss_fn(model, x, y):
+        loss = mse(model, x, y)
+        modes_in_loss.append(model.training)
+        grads_in_loss.append(loss.requires_grad)
+        return loss
+
+    def evaluate(epoch, history):
+        modes_in_callback.append(model.training)
+        with torch.no_grad():
+            device = next(model.parameters()).device
+            callback_losses.append(mse(model, x.to(device), y.to(device)).item())
+
+    history = tutor.fit(
+        model, loss_fn, line_data, epochs=20, batch_size=64, lr=0.01, callback=evaluate, progress=False
+    )
+    assert modes_in_callback == [False] * 20  # called in eval mode...
+    assert all(modes_in_loss) and all(grads_in_loss)  # ...and every epoch still trains with gradients
+    assert model.training  # without val, fit leaves the model in train mode, callback or not
+    assert callback_losses[-1] < 0.1 * callback_losses[0]  # it learned
+    assert len(history.train_loss) == 20
+
+
+def test_callback_stops_training_and_best_weights_are_restored(line_data):
+    torch.manual_seed(0)
+    model = nn.Linear(1, 1)
+    x, y = line_data
+    calls = []
+
+    def stop_at_five(epoch, history):
+        calls.append(epoch)
+        with torch.no_grad():  # the callback sees the current weights, those just validated
+            device = next(model.parameters()).device
+            assert mse(model, x.to(device), y.to(device)).item() == pytest.approx(history.val_loss[-1])
+        return epoch == 5
+
+    # the oscillating setup of test_best_weights_are_restored
+    history = tutor.fit(
+        model, mse, (x, y), (x, y), epochs=15, batch_size=512, lr=1.9, callback=stop_at_five, progress=False
+    )
+    assert calls == [0, 1, 2, 3, 4, 5]
+    assert len(history.train_loss) == len(history.val_loss) == 6
+    assert history.stopped_early
+    best = history.best_epoch
+    assert history.val_loss[best] == min(history.val_loss)
+    device = next(model.parameters()).device
+    assert mse(model, x.to(device), y.to(device)).item() == pytest.approx(history.val_loss[best], rel=1e-5)
+
+
+def test_callback_returning_false_continues_and_patience_still_calls_it():
+    torch.manual_seed(0)
+    x, y = torch.randn(64, 1), torch.randn(64, 1)
+    calls = []
+    history = tutor.fit(
+        nn.Linear(1, 1),
+        mse,
+        (x, y),
+        (x, y),
+        epochs=500,
+        batch_size=64,
+        lr=0.1,
+        patience=3,
+        callback=lambda epoch, history: calls.append(epoch) or False,
+        progress=False,
+    )
+    assert history.stopped_early and len(history.val_loss) < 500
+    assert calls == list(range(len(history.val_loss)))  # also called on the epoch patience stops at
+
+
+def test_callback_errors_propagate(line_data):
+    calls = []
+
+    def broken(epoch, history):
+        calls.append(epoch)
+        if epoch == 1:
+            raise RuntimeError("callback failed")
+
+    model = nn.Linear(1, 1)
+    with pytest.raises(RuntimeError, match="callback failed"):
+        tutor.fit(model, mse, line_data, epochs=5, batch_size=128, callback=broken, progress=False)
+    assert calls == [0, 1]
+    assert model.training  # the mode is restored even when the callback fails
