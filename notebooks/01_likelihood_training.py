@@ -475,7 +475,13 @@ plt.show()
 # core width and of sigma/A are the course's goals: at most 2 %, and within 20 %.
 best = min(("log A, standardised", "heteroscedastic"), key=lambda name: core_width(deltas[name]))
 widths = {name: core_width(delta) for name, delta in deltas.items()}
-tutor.expect("core width of Delta, MSE on A", widths["A"], ci=(20, 5000), cpu=(20, 5000), gpu=tutor.target(20, 5000))
+tutor.expect(
+    "core width of Delta, MSE on A",
+    widths["A"],
+    ci=(20, 5000),
+    cpu=(20, 5000),
+    gpu=tutor.target(20, 5000),
+)
 tutor.expect(
     "core width of Delta, MSE on log A, standardised",
     widths["log A, standardised"],
@@ -490,13 +496,29 @@ tutor.expect(
     cpu=(1.2, 3.0),
     gpu=tutor.target(1.2, 3.5),
 )
-tutor.expect(f"core width of Delta, best ({best})", widths[best], ci=(0, 0.04), cpu=(0, 0.01), gpu=tutor.target(0, 0.02))
 tutor.expect(
-    "core width of Delta, gg -> gggg", core_width(delta4), ci=(0.3, 0.8), cpu=(0.05, 0.15), gpu=tutor.target(0.03, 0.12)
+    f"core width of Delta, best ({best})",
+    widths[best],
+    ci=(0, 0.04),
+    cpu=(0, 0.01),
+    gpu=tutor.target(0, 0.02),
+)
+tutor.expect(
+    "core width of Delta, gg -> gggg",
+    core_width(delta4),
+    ci=(0.3, 0.8),
+    cpu=(0.05, 0.15),
+    gpu=tutor.target(0.03, 0.12),
 )
 for f_smear, ci_band, cpu_band in ((0.05, (1.15, 1.9), (0.95, 1.25)), (0.10, (1.0, 1.4), (0.9, 1.15))):
     ratio = learned_sigma[f_smear].mean() / f_smear
-    tutor.expect(f"mean sigma/A / f_smear at {f_smear}", ratio, ci=ci_band, cpu=cpu_band, gpu=tutor.target(0.8, 1.2))
+    tutor.expect(
+        f"mean sigma/A / f_smear at {f_smear}",
+        ratio,
+        ci=ci_band,
+        cpu=cpu_band,
+        gpu=tutor.target(0.8, 1.2),
+    )
 
 print(f"| {'quantity':<56} | {'value':>8} | {'target (gpu)':>12} |")
 print(f"| {'-' * 56} | {'-' * 8} | {'-' * 12} |")

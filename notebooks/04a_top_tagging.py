@@ -492,10 +492,28 @@ models["L-GATr-slim (four-momenta)"].to(torch.float32)
 networks = [name for name in results if name != "BDT (observables)"]
 best = max(networks, key=lambda name: results[name]["AUC"].mean())
 print(f"best network by AUC: {best}")
-tutor.expect("BDT AUC", results["BDT (observables)"]["AUC"].mean(), ci=(0.9, 1), cpu=(0.97, 1), gpu=tutor.target(0.95, 1))
-tutor.expect("best network AUC", results[best]["AUC"].mean(), ci=(0.85, 1), cpu=(0.975, 1), gpu=tutor.target(0.98, 1))
+tutor.expect(
+    "BDT AUC",
+    results["BDT (observables)"]["AUC"].mean(),
+    ci=(0.9, 1),
+    cpu=(0.97, 1),
+    gpu=tutor.target(0.95, 1),
+)
+tutor.expect(
+    "best network AUC",
+    results[best]["AUC"].mean(),
+    ci=(0.85, 1),
+    cpu=(0.975, 1),
+    gpu=tutor.target(0.98, 1),
+)
 for name in networks:
-    tutor.expect(f"{name} AUC", results[name]["AUC"].mean(), ci=(0.7, 1), cpu=(0.95, 1), gpu=tutor.target(0.96, 1))
+    tutor.expect(
+        f"{name} AUC",
+        results[name]["AUC"].mean(),
+        ci=(0.7, 1),
+        cpu=(0.95, 1),
+        gpu=tutor.target(0.96, 1),
+    )
 working_point = tutor.pick(ci="0.5", cpu="0.3", gpu="0.3")  # ci: too few QCD test jets for 0.3
 rejections = {name: results[name][f"1/eps_B at eps_S={working_point}"].mean() for name in results}
 tutor.expect(
@@ -518,7 +536,13 @@ tutor.expect(
     gpu=tutor.target(1e-6, 1e3),
 )
 for name in results:
-    tutor.expect(f"{name}: calibration gap", calibration_gap[name], ci=(0, 0.3), cpu=(0, 0.03), gpu=tutor.target(0, 0.05))
+    tutor.expect(
+        f"{name}: calibration gap",
+        calibration_gap[name],
+        ci=(0, 0.3),
+        cpu=(0, 0.03),
+        gpu=tutor.target(0, 0.05),
+    )
 
 # %% [markdown]
 # **What the committed run shows** (cpu profile: 12k training jets, 40k test jets, three seeds; see the

@@ -403,7 +403,8 @@ tutor.expect(
     gpu=tutor.target(0.8, 0.95),
 )
 tutor.expect(
-    "supervised PFN AUC", pfn_auc["PFN supervised"].mean(), ci=(0.6, 0.95), cpu=(0.75, 0.95), gpu=tutor.target(0.85, 0.95)
+    "supervised PFN AUC", pfn_auc["PFN supervised"].mean(),
+    ci=(0.6, 0.95), cpu=(0.75, 0.95), gpu=tutor.target(0.85, 0.95)
 )
 tutor.expect(
     "AUC gap supervised - CWoLa at f1 - f2 = 0.6",
@@ -413,7 +414,8 @@ tutor.expect(
     gpu=tutor.target(-0.01, 0.02),
 )
 tutor.expect(
-    "AUC gap supervised - CWoLa at f1 - f2 = 0.1", gap[0.1], ci=(-0.05, 0.4), cpu=(0.0, 0.3), gpu=tutor.target(0.0, 0.3)
+    "AUC gap supervised - CWoLa at f1 - f2 = 0.1", gap[0.1],
+    ci=(-0.05, 0.4), cpu=(0.0, 0.3), gpu=tutor.target(0.0, 0.3)
 )
 tutor.expect(
     "PFN: AUC gap supervised - CWoLa at f1 - f2 = 0.6",
@@ -430,7 +432,8 @@ tutor.expect(
     gpu=tutor.target(0.95, 1),
 )
 tutor.expect(
-    "largest |binned CWoLa log L_M - prediction|", closure.max(), ci=(0, 1.0), cpu=(0, 0.5), gpu=tutor.target(0, 0.3)
+    "largest |binned CWoLa log L_M - prediction|", closure.max(),
+    ci=(0, 1.0), cpu=(0, 0.5), gpu=tutor.target(0, 0.3)
 )
 
 print("\n| classifier | test AUC | published, official dataset |")
