@@ -1,8 +1,8 @@
 """reps4lhc_tutor: the helper package of the Reps4LHC course (Representation Learning for the LHC).
 
 Notebooks import it as ``import reps4lhc_tutor as tutor`` and use :func:`setup`, :func:`pick`,
-:func:`expect` and :func:`fit`; the submodules hold the physics, the datasets (`data`), losses, models
-(`nn`), preprocessing, metrics and plotting.
+:func:`expect` (with :func:`target` bands) and :func:`fit`; the submodules hold the physics, the datasets
+(`data`), losses, models (`nn`), preprocessing, metrics and plotting.
 """
 
 from importlib import metadata
@@ -10,7 +10,9 @@ from importlib import metadata
 from . import data, losses, metrics, nn, physics, plotting, preprocessing
 from .config import (
     PROFILES,
+    Band,
     ExpectationError,
+    ExpectationWarning,
     RunConfig,
     active_profile,
     expect,
@@ -18,6 +20,7 @@ from .config import (
     pick,
     seed_everything,
     setup,
+    target,
 )
 from .train import History, fit
 
@@ -28,7 +31,9 @@ except metadata.PackageNotFoundError:  # running from a source tree that was nev
 
 __all__ = [
     "PROFILES",
+    "Band",
     "ExpectationError",
+    "ExpectationWarning",
     "History",
     "RunConfig",
     "__version__",
@@ -46,4 +51,5 @@ __all__ = [
     "preprocessing",
     "seed_everything",
     "setup",
+    "target",
 ]

@@ -3,17 +3,21 @@
 In a chapter notebook each exercise is a markdown cell that names it (``## Exercise 2: ...``), one or more
 code cells tagged ``solution`` and one or more cells tagged ``check`` that fail unless the exercise is
 solved. :func:`build_assignment` replaces every solution cell by a stub that raises
-``NotImplementedError``, keeping the solution's leading ``# Hint`` comments; :func:`verify_assignment`
-executes the student version and confirms that its checks fail while the solutions make them pass.
+``NotImplementedError``, keeping the solution's leading ``# Hint`` comments; :func:`ci_notebook`
+adds to a notebook the cell that runs the student version's exercises and requires its checks to fail, so
+that one run (nbval in CI, :func:`verify_assignment` elsewhere) also proves the solutions make them pass.
 """
 
 from __future__ import annotations
 
 import copy
+import pprint
 import re
+from collections.abc import Sequence
 from pathlib import Path
 
 from nbformat import NotebookNode
+from nbformat.v4 import new_code_cell
 
 from .notebooks import (
     METADATA_KEY,
@@ -27,16 +31,22 @@ from .notebooks import (
 )
 
 __all__ = [
+    "STUDENT_CHECK_TAG",
     "ExerciseLayoutError",
     "build_all",
     "build_assignment",
+    "ci_notebook",
     "exercise_numbers",
+    "run_student_exercises",
+    "static_problems",
     "stub_source",
     "verify_assignment",
+    "write_ci_notebooks",
 ]
 
 SOLUTION_TAG = "solution"
 CHECK_TAG = "check"
+STUDENT_CHECK_TAG = "student-check"  # the cell ci_notebook inserts
 _BOOK_ONLY_TAGS = {SOLUTION_TAG, "hide-input"}  # a stub is the student's to edit: show it
 _EXERCISE_RE = re.compile(r"\bexercise\s+(\d+)", re.IGNORECASE)
 _STUB = (
@@ -138,7 +148,37 @@ def build_all(root: Path, out_dir: Path | str = "assignments") -> list[Path]:
     return written
 
 
-def _static_problems(original: NotebookNode, student: NotebookNode, numbers: dict[int, int]) -> list[str]:
+def write_ci_notebooks(root: Path, out_dir: Path | str) -> tuple[list[Path], list[str]]:
+    """Write :func:`ci_notebook` of every chapter notebook to ``<root>/<out_dir>/`` for nbval to run.
+
+    Returns
+    -------
+    (list of Path, list of str)
+        The files written, and the static problems of the student versions (:func:`static_problems`),
+        one line each, prefixed by the notebook; nothing is written while there are problems.
+    """
+    out = Path(root) / out_dir
+    notebooks = {path: load_notebook(path) for path in list_notebooks(root)}
+    students = {path: build_assignment(nb) for path, nb in notebooks.items()}
+    problems = [
+        f"{path.stem}: {problem}"
+        for path, nb in notebooks.items()
+        for problem in static_problems(nb, students[path])
+    ]
+    if problems:
+        return [], problems
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for path, nb in notebooks.items():
+        write_notebook_atomic(ci_notebook(nb, students[path]), out / path.name)
+        written.append(out / path.name)
+    return written, []
+
+
+def static_problems(original: NotebookNode, student: NotebookNode) -> list[str]:
+    """Return what is wrong with a student version without running it: solution code left in a stub cell,
+    a solution cell still tagged, an exercise with a code solution but no self-check."""
+    numbers = exercise_numbers(original)
     if len(original.cells) != len(student.cells):
         return [f"the student version has {len(student.cells)} cells, the original {len(original.cells)}"]
     problems = []
@@ -170,6 +210,92 @@ def _error(cell: NotebookNode) -> str | None:
     return None
 
 
+def _first_solution(nb: NotebookNode) -> int | None:
+    return next((i for i, c in enumerate(nb.cells) if SOLUTION_TAG in cell_tags(c)), None)
+
+
+def ci_notebook(original: NotebookNode, student: NotebookNode | None = None) -> NotebookNode:
+    """Return the notebook CI runs: ``original`` with a cell before its first solution that grades the student
+    version.
+
+    The inserted cell (tagged ``student-check``) runs the student version's code cells from the first
+    solution onwards, stubs and self-checks included, in the kernel state the cells above left, and fails
+    unless every self-check fails there (:func:`run_student_exercises`). The solutions and checks of
+    ``original`` then run as usual. One kernel run thus proves that the notebook runs, that the student
+    version's checks fail without solutions and that they pass with them; the part before the exercises,
+    where the time goes, runs once. The exercise section must be the notebook's last section, as the
+    course's notebook template has it.
+
+    Parameters
+    ----------
+    original : NotebookNode
+        The notebook with solutions (outputs kept, so nbval can compare marked cells).
+    student : NotebookNode, optional
+        Its student version; built with :func:`build_assignment` when not given.
+    """
+    student = build_assignment(original) if student is None else student
+    nb = copy.deepcopy(original)
+    first = _first_solution(original)
+    if first is None:
+        return nb
+    numbers = exercise_numbers(original)
+    cells = [
+        (index + 1, numbers.get(index), CHECK_TAG in cell_tags(cell), cell.source)
+        for index, cell in enumerate(student.cells[first:], start=first)
+        if cell.cell_type == "code"
+    ]
+    source = _CI_CELL.format(cells=pprint.pformat(cells, width=110))
+    nb.cells.insert(first, new_code_cell(source, metadata={"tags": [STUDENT_CHECK_TAG]}))
+    return nb
+
+
+_CI_CELL = """\
+# Inserted for CI by reps4lhc_tutor.assignments.ci_notebook; not part of the notebook. It runs the student
+# version of the exercises (stubs instead of solutions) here, and every self-check must fail.
+from reps4lhc_tutor.assignments import run_student_exercises
+
+run_student_exercises({cells})"""
+
+
+def run_student_exercises(cells: Sequence[tuple[int, int | None, bool, str]]) -> None:
+    """Run student exercise cells in this IPython kernel and require every self-check among them to fail.
+
+    Each cell runs in the kernel's namespace; what it raises is caught (and not shown), since stubs raise by
+    design. This is the cell :func:`ci_notebook` inserts.
+
+    Parameters
+    ----------
+    cells : sequence of (cell number, exercise number or None, is a self-check, source)
+        The student version's code cells from the first exercise on, in order.
+
+    Raises
+    ------
+    AssertionError
+        Naming every self-check that passed without a solution.
+    RuntimeError
+        Outside an IPython kernel.
+    """
+    from IPython import get_ipython
+
+    shell = get_ipython()
+    if shell is None:
+        raise RuntimeError(
+            "run_student_exercises runs inside an IPython kernel (the cell ci_notebook inserts)."
+        )
+    passing, failing = [], 0
+    for number, exercise, is_check, source in cells:
+        try:
+            exec(compile(shell.transform_cell(source), f"<student cell {number}>", "exec"), shell.user_ns)
+        except Exception:
+            failing += is_check
+        else:
+            if is_check:
+                passing.append(f"check cell {number} (exercise {exercise}) passes without a solution")
+    if passing:
+        raise AssertionError("; ".join(passing))
+    print(f"student version: all {failing} self-checks fail without the solutions, as they must")
+
+
 def verify_assignment(
     original: NotebookNode,
     student: NotebookNode,
@@ -181,10 +307,9 @@ def verify_assignment(
     """Check that a student version hides the solutions and that its self-checks grade it.
 
     Statically, every solution cell must be a bare stub and every exercise with a code solution must have
-    a check cell. Then one kernel runs the whole student version (going on after errors), where every check
-    cell must fail and no cell before the first exercise may fail; then the original's cells from the first
-    solution cell onwards run in the same kernel, where nothing may fail. Replaying only the exercise
-    section costs one notebook run instead of two; the original's full, in-order run is the nbval job's.
+    a check cell (:func:`static_problems`). Then :func:`ci_notebook` runs in one strict kernel (going on after
+    errors): no cell before the exercises may fail, the student version's checks must fail, and with the
+    solutions nothing may fail. CI runs the same notebooks under nbval instead (``reps4lhc assignments ci``).
 
     Parameters
     ----------
@@ -202,28 +327,20 @@ def verify_assignment(
     list of str
         What is wrong, one line each; empty if the assignment works.
     """
-    numbers = exercise_numbers(original)
-    problems = _static_problems(original, student, numbers)
-    solutions = [i for i, c in enumerate(original.cells) if SOLUTION_TAG in cell_tags(c)]
-    if problems or not solutions:
+    problems = static_problems(original, student)
+    first = _first_solution(original)
+    if problems or first is None:
         return problems
-    first = solutions[0]
-    checks = [i for i in numbers if CHECK_TAG in cell_tags(original.cells[i])]
-    run_student, run_original = copy.deepcopy(student), copy.deepcopy(original)
-    client = execution_client(run_student, workdir, timeout=timeout, allow_errors=True)
-    with client.setup_kernel(env=kernel_env(profile)):
-        for index, cell in enumerate(run_student.cells):
-            client.execute_cell(cell, index)
-        client.nb = run_original
-        for index in range(first, len(run_original.cells)):
-            client.execute_cell(run_original.cells[index], index)
-    for index in range(first):
-        if (error := _error(run_student.cells[index])) is not None:
+    run = ci_notebook(original, student)
+    execution_client(run, workdir, timeout=timeout, allow_errors=True).execute(env=kernel_env(profile))
+    for index, cell in enumerate(run.cells):
+        error = _error(cell)
+        if error is None:
+            continue
+        if index < first:
             problems.append(f"cell {index + 1}, before the exercises, fails: {error}")
-    for index in checks:
-        if _error(run_student.cells[index]) is None:
-            problems.append(f"check cell {index + 1} (exercise {numbers[index]}) passes without a solution")
-    for index in range(first, len(run_original.cells)):
-        if (error := _error(run_original.cells[index])) is not None:
-            problems.append(f"cell {index + 1} fails with the solutions in place: {error}")
+        elif index == first:
+            problems += error.removeprefix("AssertionError: ").split("; ")
+        else:  # numbered as in the original, which lacks the inserted cell
+            problems.append(f"cell {index} fails with the solutions in place: {error}")
     return problems

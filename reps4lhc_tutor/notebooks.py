@@ -9,6 +9,7 @@ atomically together with the run's metadata (``metadata["reps4lhc"]``), from whi
 from __future__ import annotations
 
 import copy
+import json
 import logging
 import os
 import platform
@@ -28,7 +29,7 @@ from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 from nbformat import NotebookNode
 
-from .config import PROFILE_ENV, PROFILES, device_name, get_device
+from .config import EXPECT_LOG_ENV, PROFILE_ENV, PROFILES, STRICT_ENV, device_name, get_device
 
 __all__ = [
     "METADATA_KEY",
@@ -42,10 +43,12 @@ __all__ = [
     "check_pairing",
     "check_profile",
     "execution_client",
+    "expectation_summary",
     "kernel_env",
     "list_notebooks",
     "load_notebook",
     "notebook_title",
+    "read_expectations",
     "render_status_page",
     "resolve_notebooks",
     "run_notebook",
@@ -269,12 +272,48 @@ def execution_client(
     return client
 
 
-def kernel_env(profile: str) -> dict[str, str]:
-    """Return the environment for a kernel that runs at ``profile``."""
-    return {**os.environ, PROFILE_ENV: check_profile(profile)}
+def kernel_env(profile: str, *, expect_log: Path | None = None) -> dict[str, str]:
+    """Return the environment for a maintainer's or CI kernel that runs at ``profile``.
+
+    Such a kernel is strict (``REPS4LHC_STRICT=1``): a result outside a measured band raises. With
+    ``expect_log`` every :func:`~reps4lhc_tutor.expect` call is appended to that JSON-lines file.
+    """
+    env = {**os.environ, PROFILE_ENV: check_profile(profile), STRICT_ENV: "1"}
+    if expect_log is not None:
+        env[EXPECT_LOG_ENV] = str(expect_log)
+    else:
+        env.pop(EXPECT_LOG_ENV, None)
+    return env
 
 
-def _run_metadata(profile: str, wall_time_s: float) -> dict[str, Any]:
+def read_expectations(path: Path) -> list[dict[str, Any]]:
+    """Return the records that :func:`~reps4lhc_tutor.expect` appended to the JSON-lines file ``path``."""
+    if not Path(path).exists():
+        return []
+    return [json.loads(line) for line in Path(path).read_text(encoding="utf-8").splitlines() if line]
+
+
+def expectation_summary(records: Sequence[dict[str, Any]]) -> str:
+    """One line on a run's expectations: how many met their band, and which missed (targets only, since a
+    missed measured band stops a strict run)."""
+    if not records:
+        return "no expectations checked"
+    missed = [r for r in records if not r["ok"]]
+    text = f"{len(records) - len(missed)} of {len(records)} expectations in their bands"
+    if missed:
+        text += "; missed: " + "; ".join(
+            f"{r['name']} = {_number(r['value'])} ({r['kind']} [{_number(r['band'][0])}, "
+            f"{_number(r['band'][1])}])"
+            for r in missed
+        )
+    return text
+
+
+def _number(value: float | str) -> str:
+    return value if isinstance(value, str) else f"{value:.4g}"
+
+
+def _run_metadata(profile: str, wall_time_s: float, expectations: list[dict[str, Any]]) -> dict[str, Any]:
     import torch
 
     from . import __version__
@@ -289,6 +328,7 @@ def _run_metadata(profile: str, wall_time_s: float) -> dict[str, Any]:
         "package_version": __version__,
         "python": platform.python_version(),
         "torch": torch.__version__,
+        "expectations": expectations,
     }
 
 
@@ -301,8 +341,9 @@ def run_notebook(path: Path, profile: str, *, timeout: int | None = 1800) -> Not
     """Execute a chapter notebook at ``profile`` and write its outputs and run metadata in place.
 
     The cells come from the ``.py`` of the pair (see :func:`load_notebook`); the kernel is ``python3`` of
-    the current environment, started in the notebook's folder with ``REPS4LHC_PROFILE=profile``. The
-    ``.ipynb`` is replaced only after every cell succeeded.
+    the current environment, started in the notebook's folder with ``REPS4LHC_PROFILE=profile`` and
+    ``REPS4LHC_STRICT=1`` (a result outside a measured band fails the run). The ``.ipynb`` is replaced only
+    after every cell succeeded.
 
     Parameters
     ----------
@@ -317,7 +358,8 @@ def run_notebook(path: Path, profile: str, *, timeout: int | None = 1800) -> Not
     -------
     NotebookNode
         The executed notebook, with ``metadata["reps4lhc"]`` holding profile, device, device_name,
-        wall_time_s, date (ISO, UTC), package_version, python and torch.
+        wall_time_s, date (ISO, UTC), package_version, python, torch and expectations (every
+        :func:`~reps4lhc_tutor.expect` call: name, value, band, kind, ok and the kinds of all bands).
 
     Raises
     ------
@@ -338,8 +380,32 @@ def run_notebook(path: Path, profile: str, *, timeout: int | None = 1800) -> Not
     client = execution_client(nb, target.parent, timeout=timeout, on_cell_execute=remember)
     log.info("running %s at profile %s", target.name, profile)
     start = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="reps4lhc-run-") as scratch:
+        expect_log = Path(scratch) / "expectations.jsonl"
+        _execute(client, nb, target, profile, current, expect_log)
+        expectations = read_expectations(expect_log)
+    nb.metadata[METADATA_KEY] = _run_metadata(profile, time.perf_counter() - start, expectations)
+    write_notebook_atomic(nb, target)
+    log.info(
+        "wrote %s (%.1f s): %s",
+        target.name,
+        nb.metadata[METADATA_KEY]["wall_time_s"],
+        expectation_summary(expectations),
+    )
+    return nb
+
+
+def _execute(
+    client: NotebookClient,
+    nb: NotebookNode,
+    target: Path,
+    profile: str,
+    current: dict[str, int],
+    expect_log: Path,
+) -> None:
+    """Run every cell; turn nbclient's errors into a NotebookExecutionError that names the cell."""
     try:
-        client.execute(env=kernel_env(profile))
+        client.execute(env=kernel_env(profile, expect_log=expect_log))
     except (CellExecutionError, CellTimeoutError, DeadKernelError) as err:
         index = current.get("index")
         where = (
@@ -357,10 +423,6 @@ def run_notebook(path: Path, profile: str, *, timeout: int | None = 1800) -> Not
             cell_index=index,
             traceback=trace,
         ) from err
-    nb.metadata[METADATA_KEY] = _run_metadata(profile, time.perf_counter() - start)
-    write_notebook_atomic(nb, target)
-    log.info("wrote %s (%.1f s)", target.name, nb.metadata[METADATA_KEY]["wall_time_s"])
-    return nb
 
 
 # --- pairing ----------------------------------------------------------------------------------------------
@@ -424,8 +486,18 @@ _STATUS_INTRO = """\
 
 Every notebook runs at one of three sizes, chosen by the environment variable `REPS4LHC_PROFILE`:
 `ci` is a tiny run that checks on two CPU cores that everything works, `cpu` gives meaningful results on a
-laptop, and `gpu` is the full run whose outputs this book shows. The table lists, for each notebook, the
-run that produced its committed outputs.
+laptop or Colab without a GPU, and `gpu` is the full size for a GPU. The book shows each notebook's committed
+outputs, and they come from the run in the first table: its profile and device say what you are looking at.
+"""
+
+_BANDS_INTRO = """\
+## Bands
+
+Each headline result is checked against a band per profile (`tutor.expect`). A *measured* band was set
+from a recorded run at that profile (the notebook names the run next to its bands); a *target* is a goal
+that no run has confirmed yet. In your own session a result outside a band prints a warning and the notebook
+goes on; in CI and in the maintainers' runs that commit outputs, a result outside a measured band fails. A
+missed target never fails: it is listed here.
 """
 
 
@@ -438,28 +510,62 @@ def _format_date(iso: str) -> str:
     return datetime.fromisoformat(iso).astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
-def _status_row(ipynb: Path) -> str:
-    cells = [f"`{ipynb.stem}`"]
-    run = nbformat.read(ipynb, as_version=4).metadata.get(METADATA_KEY) if ipynb.exists() else None
+def _last_run(ipynb: Path) -> dict[str, Any] | None:
+    return nbformat.read(ipynb, as_version=4).metadata.get(METADATA_KEY) if ipynb.exists() else None
+
+
+def _run_row(ipynb: Path, run: dict[str, Any] | None) -> list[str]:
     if run is None:
-        cells += ["not run yet", "—", "—", "—", "—"]
-    else:
-        cells += [
-            run["profile"],
-            f"{run['device_name']} ({run['device']})",
-            _format_duration(run["wall_time_s"]),
-            _format_date(run["date"]),
-            run["package_version"],
-        ]
-    return "| " + " | ".join(cells) + " |"
+        return [f"`{ipynb.stem}`", "not run yet", "—", "—", "—", "—"]
+    return [
+        f"`{ipynb.stem}`",
+        run["profile"],
+        f"{run['device_name']} ({run['device']})",
+        _format_duration(run["wall_time_s"]),
+        _format_date(run["date"]),
+        run["package_version"],
+    ]
+
+
+def _kind_counts(records: Sequence[dict[str, Any]], profile: str) -> str:
+    kinds = [r["kinds"][profile] for r in records if profile in r["kinds"]]
+    counts = [f"{kinds.count(kind)} {kind}" for kind in ("measured", "target") if kind in kinds]
+    return ", ".join(counts) if counts else "—"
+
+
+def _bands_row(ipynb: Path, run: dict[str, Any] | None) -> list[str]:
+    records = run.get("expectations") if run is not None else None
+    if records is None:
+        unknown = "not recorded (run before band records; rerun with `reps4lhc notebooks run`)"
+        return [f"`{ipynb.stem}`", *(["—"] * len(PROFILES)), unknown]
+    missed = [f"{r['name']} ({r['kind']})" for r in records if not r["ok"]]
+    shown = f"{len(records) - len(missed)} of {len(records)} in band at {run['profile']}"
+    if missed:
+        shown += "; missed: " + ", ".join(missed)
+    return [f"`{ipynb.stem}`", *(_kind_counts(records, p) for p in PROFILES), shown]
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "| --- " * len(header) + "|"]
+    return lines + ["| " + " | ".join(row) + " |" for row in rows]
 
 
 def render_status_page(root: Path) -> str:
-    """Return the markdown of ``book/status.md``: one table row per chapter notebook's last run."""
-    header = ["| notebook | profile | device | wall time | date | package |", "| --- " * 6 + "|"]
-    rows = [_status_row(p) for p in list_notebooks(Path(root))]
-    table = [*header, *rows] if rows else ["No chapter notebook exists yet."]
-    return "\n".join([_STATUS_INTRO, *table]) + "\n"
+    """Return the markdown of ``book/status.md``: per chapter notebook, the run behind its committed outputs
+    and the kinds of its bands (measured or target) at each profile, with what the shown run missed."""
+    notebooks = list_notebooks(Path(root))
+    if not notebooks:
+        return "\n".join([_STATUS_INTRO, "No chapter notebook exists yet."]) + "\n"
+    runs = {p: _last_run(p) for p in notebooks}
+    run_table = _table(
+        ["notebook", "profile", "device", "wall time", "date", "package"],
+        [_run_row(p, r) for p, r in runs.items()],
+    )
+    bands_table = _table(
+        ["notebook", *(f"{p} bands" for p in PROFILES), "results of the shown run"],
+        [_bands_row(p, r) for p, r in runs.items()],
+    )
+    return "\n".join([_STATUS_INTRO, *run_table, "", _BANDS_INTRO, *bands_table]) + "\n"
 
 
 def write_status_page(root: Path, *, check: bool = False) -> bool:

@@ -99,6 +99,31 @@ def test_assignments_build_writes_student_versions(tmp_path, capsys):
     assert sorted(p.name for p in (root / "students").iterdir()) == ["00_intro.ipynb", "01_more.ipynb"]
 
 
+def test_assignments_ci_writes_notebooks_that_grade_their_student_version(tmp_path, capsys):
+    root = course_tree(tmp_path)
+    exercise = [
+        markdown("## Exercise 1\n\nSet `answer`."),
+        code("answer = 42", "solution"),
+        code("assert answer == 42", "check"),
+    ]
+    write_pair(root / "notebooks", "02_exercise", [code("x = 1"), *exercise])
+    status, out, _ = run(capsys, "--root", str(root), "assignments", "ci", "--out", "ci-notebooks")
+    assert status == 0 and out.startswith("wrote 3 notebooks with their student checks to ci-notebooks/\n")
+    nb = nbformat.read(root / "ci-notebooks" / "02_exercise.ipynb", as_version=4)
+    inserted = nb.cells[2]
+    assert inserted.metadata["tags"] == ["student-check"] and "run_student_exercises(" in inserted.source
+    assert [c.source for c in nb.cells[3:]] == [c.source for c in exercise[1:]]
+
+
+def test_assignments_ci_refuses_a_notebook_without_self_check(tmp_path, capsys):
+    root = course_tree(tmp_path)
+    cells = [markdown("## Exercise 1"), code("answer = 42", "solution")]
+    write_pair(root / "notebooks", "02_exercise", cells)
+    status, _, err = run(capsys, "--root", str(root), "assignments", "ci", "--out", "ci-notebooks")
+    assert status == 1 and "02_exercise: exercise 1 has no cell tagged 'check'" in err
+    assert not (root / "ci-notebooks").exists()
+
+
 def test_bad_profile_in_the_environment_is_status_2(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("REPS4LHC_PROFILE", "huge")
     status, _, err = run(capsys, "--root", str(course_tree(tmp_path)), "notebooks", "run", "00")

@@ -1,11 +1,13 @@
 """Profiles, pick/expect, seeding and setup."""
 
+import json
+
 import numpy as np
 import pytest
 import torch
 
 import reps4lhc_tutor as tutor
-from reps4lhc_tutor.config import PROFILE_ENV
+from reps4lhc_tutor.config import EXPECT_LOG_ENV, PROFILE_ENV, STRICT_ENV
 
 
 @pytest.mark.parametrize("profile", tutor.PROFILES)
@@ -44,17 +46,84 @@ def test_pick_accepts_none_as_a_value(monkeypatch):
     assert tutor.pick(ci=None, cpu=1, gpu=2) is None
 
 
-def test_expect_inside_prints_and_returns(monkeypatch, capsys):
+@pytest.fixture
+def strict(monkeypatch):
+    """CI, nbval and `reps4lhc notebooks run`: a missed measured band raises."""
+    monkeypatch.setenv(STRICT_ENV, "1")
+
+
+@pytest.fixture
+def interactive(monkeypatch):
+    """A student's session: no REPS4LHC_STRICT."""
+    monkeypatch.delenv(STRICT_ENV, raising=False)
+
+
+def test_expect_inside_prints_and_returns(monkeypatch, capsys, strict):
     monkeypatch.setenv(PROFILE_ENV, "cpu")
     assert tutor.expect("auc", 0.91, ci=(0.5, 1.0), cpu=(0.9, 0.95), gpu=(0.93, 0.96)) == 0.91
-    assert capsys.readouterr().out == "expect auc = 0.91 in [0.9, 0.95] (profile cpu): ok\n"
+    assert capsys.readouterr().out == "expect auc = 0.91 in [0.9, 0.95] (cpu, measured): ok\n"
 
 
 @pytest.mark.parametrize("value", [0.89, 0.96, float("nan")])
-def test_expect_outside_raises(monkeypatch, value):
+def test_expect_outside_a_measured_band_raises_when_strict(monkeypatch, strict, value):
     monkeypatch.setenv(PROFILE_ENV, "cpu")
-    with pytest.raises(tutor.ExpectationError, match="FAILED"):
+    with pytest.raises(tutor.ExpectationError, match=r"\(cpu, measured\): MISSED"):
         tutor.expect("auc", value, ci=(0.0, 1.0), cpu=(0.9, 0.95), gpu=(0.0, 1.0))
+
+
+@pytest.mark.parametrize("value", [0.89, float("nan")])
+def test_expect_outside_a_measured_band_warns_interactively(monkeypatch, capsys, interactive, value):
+    monkeypatch.setenv(PROFILE_ENV, "cpu")
+    with pytest.warns(tutor.ExpectationWarning, match=r"outside \[0.9, 0.95\].*recorded cpu-profile run"):
+        assert tutor.expect("auc", value, ci=(0.0, 1.0), cpu=(0.9, 0.95), gpu=(0.0, 1.0)) is not None
+    assert capsys.readouterr().out.endswith("(cpu, measured): MISSED\n")
+
+
+@pytest.mark.parametrize("mode", ["strict", "interactive"])
+def test_expect_outside_a_target_never_raises(monkeypatch, capsys, request, mode):
+    request.getfixturevalue(mode)
+    monkeypatch.setenv(PROFILE_ENV, "gpu")
+    with pytest.warns(tutor.ExpectationWarning, match=r"missed the gpu-profile target \[0.98, 1\]"):
+        assert tutor.expect("auc", 0.9, ci=(0.0, 1.0), cpu=(0.0, 1.0), gpu=tutor.target(0.98, 1.0)) == 0.9
+    assert capsys.readouterr().out == "expect auc = 0.9 in [0.98, 1] (gpu, target): MISSED\n"
+
+
+def test_expect_inside_a_target_is_ok(monkeypatch, capsys, strict):
+    monkeypatch.setenv(PROFILE_ENV, "gpu")
+    tutor.expect("auc", 0.99, ci=(0.0, 1.0), cpu=(0.0, 1.0), gpu=tutor.target(0.98, 1.0))
+    assert capsys.readouterr().out == "expect auc = 0.99 in [0.98, 1] (gpu, target): ok\n"
+
+
+def test_expect_records_every_call_with_the_kinds_of_all_bands(monkeypatch, tmp_path, strict):
+    log = tmp_path / "expect.jsonl"
+    monkeypatch.setenv(EXPECT_LOG_ENV, str(log))
+    monkeypatch.setenv(PROFILE_ENV, "gpu")
+    with pytest.warns(tutor.ExpectationWarning):
+        tutor.expect("a", 0.5, ci=(0, 1), cpu=(0, 1), gpu=tutor.target(0.6, 1))
+        tutor.expect("b", float("nan"), ci=(0, 1), cpu=(0, 1), gpu=tutor.target(0, 1))
+    first, second = (json.loads(line) for line in log.read_text().splitlines())
+    assert first == {
+        "name": "a",
+        "value": 0.5,
+        "profile": "gpu",
+        "band": [0.6, 1.0],
+        "kind": "target",
+        "ok": False,
+        "kinds": {"ci": "measured", "cpu": "measured", "gpu": "target"},
+    }
+    assert second["value"] == "nan" and second["ok"] is False
+
+
+@pytest.mark.parametrize("value", ["", "0", "no"])
+def test_strict_switch_off(monkeypatch, value):
+    monkeypatch.setenv(STRICT_ENV, value)
+    assert not tutor.config.strict_expectations()
+
+
+def test_strict_switch_rejects_other_values(monkeypatch):
+    monkeypatch.setenv(STRICT_ENV, "sometimes")
+    with pytest.raises(ValueError, match=r"REPS4LHC_STRICT='sometimes' is not a switch"):
+        tutor.config.strict_expectations()
 
 
 def test_expect_is_an_assertion_error():
@@ -67,10 +136,23 @@ def test_expect_missing_bound(monkeypatch):
         tutor.expect("auc", 0.9, cpu=(0.0, 1.0), gpu=(0.0, 1.0))
 
 
-def test_expect_rejects_inverted_bound(monkeypatch):
+@pytest.mark.parametrize("profile", ["ci", "gpu"])
+def test_expect_checks_the_bands_of_every_profile(monkeypatch, profile):
+    """An inverted gpu band fails already in a ci run, so CI catches a typo in any band."""
+    monkeypatch.setenv(PROFILE_ENV, profile)
+    with pytest.raises(ValueError, match=r"expect\('auc', gpu=...\): the band has lo=1.0 > hi=0.0"):
+        tutor.expect("auc", 0.5, ci=(0.0, 1.0), cpu=(0.0, 1.0), gpu=tutor.Band(1.0, 0.0))
+
+
+def test_target_rejects_inverted_band():
+    with pytest.raises(ValueError, match=r"target\(\): the band has lo=2.0 > hi=1.0"):
+        tutor.target(2.0, 1.0)
+
+
+def test_expect_rejects_a_malformed_band(monkeypatch):
     monkeypatch.setenv(PROFILE_ENV, "ci")
-    with pytest.raises(ValueError, match=r"lo=1.0 > hi=0.0"):
-        tutor.expect("auc", 0.5, ci=(1.0, 0.0))
+    with pytest.raises(ValueError, match=r"a band is \(lo, hi\) or tutor.target\(lo, hi\), got \(0.5,\)"):
+        tutor.expect("auc", 0.5, ci=(0.5,))
 
 
 def test_seeding_repeats_random_streams():
