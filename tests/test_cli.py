@@ -20,7 +20,7 @@ def test_help_lists_every_command(capsys):
         main(["--help"])
     assert info.value.code == 0
     out = capsys.readouterr().out
-    for command in ("notebooks", "run | status | pairing", "links", "assignments", "build:"):
+    for command in ("notebooks", "run | status | pairing", "links", "assignments", "build | ci:"):
         assert command in out
 
 

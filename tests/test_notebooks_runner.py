@@ -26,7 +26,10 @@ from reps4lhc_tutor.notebooks import (
 )
 
 TEMPLATE = Path(__file__).resolve().parents[1] / "notebooks" / "templates" / "chapter_template.py"
-RUN_KEYS = {"profile", "device", "device_name", "wall_time_s", "date", "package_version", "python", "torch"}
+RUN_KEYS = {
+    *("profile", "device", "device_name", "wall_time_s", "date", "package_version", "python", "torch"),
+    "expectations",
+}
 
 
 def outputs_text(nb: nbformat.NotebookNode) -> str:
@@ -124,7 +127,7 @@ def test_chapter_template_runs_at_ci_profile(tmp_path):
     nb = run_notebook(folder / "00_template.ipynb", "ci", timeout=300)
     text = outputs_text(nb)
     assert "profile: ci" in text
-    assert text.count("(profile ci): ok") == 2
+    assert text.count("(ci, measured): ok") == 2
     assert "Exercise 1: correct" in text and "Exercise 2: correct" in text
 
 
@@ -191,6 +194,9 @@ RUN = {
 }
 
 
+NOT_RECORDED = "not recorded (run before band records; rerun with `reps4lhc notebooks run`)"
+
+
 def test_status_page_lists_runs_and_explains_profiles(tmp_path):
     path = write_pair(tmp_path / "notebooks", "00_alpha", [code("x = 1")])
     write_pair(tmp_path / "notebooks", "01_beta", [code("x = 1")])
@@ -200,11 +206,34 @@ def test_status_page_lists_runs_and_explains_profiles(tmp_path):
 
     page = render_status_page(tmp_path)
     assert "REPS4LHC_PROFILE" in page and "`ci`" in page and "`gpu`" in page
+    assert "*measured*" in page and "*target*" in page
     rows = [line for line in page.splitlines() if line.startswith("| `")]
     assert rows == [
         "| `00_alpha` | gpu | NVIDIA H100 80GB HBM3 (cuda) | 3 min 12 s | 2026-01-02 03:04 UTC | 0.1.0 |",
         "| `01_beta` | not run yet | — | — | — | — |",
+        f"| `00_alpha` | — | — | — | {NOT_RECORDED} |",
+        f"| `01_beta` | — | — | — | {NOT_RECORDED} |",
     ]
+
+
+def test_status_page_counts_band_kinds_and_lists_misses(tmp_path):
+    path = write_pair(tmp_path / "notebooks", "00_alpha", [code("x = 1")])
+    kinds = {"ci": "measured", "cpu": "measured", "gpu": "target"}
+    records = [
+        {"name": "a", "value": 1.0, "profile": "gpu", "band": [0, 2], "kind": "target", "ok": True},
+        {"name": "b", "value": 3.0, "profile": "gpu", "band": [0, 2], "kind": "target", "ok": False},
+        {"name": "c", "value": 1.0, "profile": "gpu", "band": [0, 2], "kind": "measured", "ok": True},
+    ]
+    records = [
+        r | {"kinds": kinds if r["name"] != "c" else dict.fromkeys(kinds, "measured")} for r in records
+    ]
+    nb = nbformat.read(path, as_version=4)
+    nb.metadata["reps4lhc"] = RUN | {"expectations": records}
+    nbformat.write(nb, path)
+    bands = [line for line in render_status_page(tmp_path).splitlines() if line.startswith("| `")][1]
+    kinds_cells, shown = bands.split(" | 2 of 3", 1)
+    assert kinds_cells == "| `00_alpha` | 3 measured | 3 measured | 1 measured, 2 target"
+    assert shown == " in band at gpu; missed: b (target) |"
 
 
 def test_status_page_check_detects_a_stale_page(tmp_path):
