@@ -7,6 +7,7 @@ pair, so they stay paired; ``sync(root, check=True)`` only reports what is out o
 
 from __future__ import annotations
 
+import posixpath
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ from .notebooks import (
 )
 
 __all__ = [
+    "BADGE_IMAGE",
     "LinksError",
     "Repository",
     "colab_badge",
@@ -41,12 +43,13 @@ __all__ = [
 
 MAP_START = "<!-- course-map:start -->"
 MAP_END = "<!-- course-map:end -->"
-_BADGE_IMAGE = "https://colab.research.google.com/assets/colab-badge.svg"
-# Any Colab badge, whatever repository, branch or notebook it points to.
+# The badge image ships with the book, so the offline book shows it without fetching anything from the web.
+# Badges refer to it by a path relative to the file they are in (README: the repository root; notebooks:
+# notebooks/), which keeps the image inside the Sphinx source folder, so Sphinx copies it into _images/.
+BADGE_IMAGE = "book/_static/colab-badge.svg"
+# Any Colab badge, whatever image (ours, or the remote one of older versions), repository, branch or notebook.
 _BADGE_RE = re.compile(
-    r"\[!\[Open In Colab\]\("
-    + re.escape(_BADGE_IMAGE)
-    + r"\)\]\(https://colab\.research\.google\.com/github/[^)\s]*\)"
+    r"\[!\[Open In Colab\]\([^)\s]+\)\]\(https://colab\.research\.google\.com/github/[^)\s]*\)"
 )
 # Any install line of this package from a git repository (jupytext writes it as `# %pip ...` in the .py).
 _INSTALL_RE = re.compile(r'%pip install --quiet "reps4lhc_tutor\[colab\] @ git\+https://github\.com/[^"\s]*"')
@@ -98,10 +101,23 @@ def read_repository(root: Path) -> Repository:
     return Repository(owner=match["owner"], name=match["name"], branch=str(repository["branch"]).strip())
 
 
-def colab_badge(repo: Repository, notebook: str) -> str:
-    """Return the markdown *Open in Colab* badge for ``notebooks/<notebook>.ipynb``."""
+def colab_badge(repo: Repository, notebook: str, where: str = NOTEBOOK_DIR) -> str:
+    """Return the markdown *Open in Colab* badge for ``notebooks/<notebook>.ipynb``.
+
+    Parameters
+    ----------
+    repo : Repository
+        The repository Colab opens the notebook from.
+    notebook : str
+        The notebook's stem, such as ``00_networks_are_fits``.
+    where : str
+        Folder, relative to the repository root, of the file the badge goes in: the image path
+        (:data:`BADGE_IMAGE`, shipped with the book) is written relative to it. ``"notebooks"`` for a
+        notebook (``../book/_static/colab-badge.svg``), ``"."`` for the README.
+    """
+    image = posixpath.relpath(BADGE_IMAGE, posixpath.normpath(where))
     target = f"https://colab.research.google.com/github/{repo.owner}/{repo.name}/blob/{repo.branch}"
-    return f"[![Open In Colab]({_BADGE_IMAGE})]({target}/{NOTEBOOK_DIR}/{notebook}.ipynb)"
+    return f"[![Open In Colab]({image})]({target}/{NOTEBOOK_DIR}/{notebook}.ipynb)"
 
 
 def install_line(repo: Repository) -> str:
@@ -220,7 +236,7 @@ def course_map(root: Path, repo: Repository) -> str:
                 (title or "—").replace("|", "\\|"),
                 f"[lecture](book/{lecture}.md)" if lecture else "—",
                 f"[notebook]({NOTEBOOK_DIR}/{notebook}.ipynb)" if notebook else "—",
-                colab_badge(repo, notebook) if notebook else "—",
+                colab_badge(repo, notebook, where=".") if notebook else "—",
             ]
             rows.append("| " + " | ".join(cells) + " |")
     return "\n".join(rows)

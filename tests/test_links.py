@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
 import jupytext
 import nbformat
 import pytest
@@ -16,14 +19,26 @@ from notebook_factory import (
     write_pair,
 )
 
-from reps4lhc_tutor.links import LinksError, Repository, colab_badge, install_line, read_repository, sync
+from reps4lhc_tutor.links import (
+    BADGE_IMAGE,
+    LinksError,
+    Repository,
+    colab_badge,
+    install_line,
+    read_repository,
+    sync,
+)
 from reps4lhc_tutor.notebooks import check_pairing
 
 REPO = Repository(owner="owner", name="course", branch="main")
+ROOT = Path(__file__).resolve().parent.parent
+# In a notebook the badge image is the book's own copy, relative to notebooks/ (the offline book shows it).
 BADGE_00 = (
-    "[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]"
+    "[![Open In Colab](../book/_static/colab-badge.svg)]"
     "(https://colab.research.google.com/github/owner/course/blob/main/notebooks/00_intro.ipynb)"
 )
+# In the README (repository root) the same image, relative to the root.
+README_BADGE_00 = BADGE_00.replace("../book/", "book/")
 INSTALL = '%pip install --quiet "reps4lhc_tutor[colab] @ git+https://github.com/owner/course@main"'
 
 
@@ -33,7 +48,34 @@ def snapshot(root):
 
 def test_links_follow_the_documented_forms():
     assert colab_badge(REPO, "00_intro") == BADGE_00
+    assert colab_badge(REPO, "00_intro", where="notebooks/") == BADGE_00
+    assert colab_badge(REPO, "00_intro", where=".") == README_BADGE_00
     assert install_line(REPO) == INSTALL
+
+
+def test_badge_image_ships_with_the_book():
+    """The image every badge points to is in the repository: a small SVG with its own size and text."""
+    image = ROOT / BADGE_IMAGE
+    assert image.is_file() and image.stat().st_size < 4096
+    svg = ET.parse(image).getroot()
+    assert svg.tag == "{http://www.w3.org/2000/svg}svg"
+    assert float(svg.get("width")) > 0 and float(svg.get("height")) > 0
+    text = " ".join(t.text or "" for t in svg.iter("{http://www.w3.org/2000/svg}text"))
+    assert "Open in" in text and "Colab" in text
+    assert "http://" not in image.read_text().replace("http://www.w3.org/2000/svg", "")
+    assert "https://" not in image.read_text()  # nothing fetched from the web
+
+
+def test_old_remote_badges_are_rewritten_to_the_local_image(tmp_path):
+    """course_tree's notebooks carry the old remote image (OLD_BADGE): sync replaces the whole badge."""
+    root = course_tree(tmp_path)
+    assert "colab.research.google.com/assets" in OLD_BADGE
+    sync(root)
+    for path in (root / "notebooks").iterdir():
+        text = path.read_text()
+        assert "colab.research.google.com/assets" not in text and "../book/_static/colab-badge.svg" in text
+    readme = (root / "README.md").read_text()
+    assert "](book/_static/colab-badge.svg)" in readme and "colab.research.google.com/assets" not in readme
 
 
 @pytest.mark.parametrize("url", ["https://github.com/owner/course", "https://github.com/owner/course.git/"])
@@ -105,10 +147,10 @@ def test_readme_course_map_follows_the_toc(tmp_path):
     rows = [line for line in readme.splitlines() if line.startswith("| 0")]
     assert rows == [
         "| 00 | Networks \\| fits | [lecture](book/00_intro.md) | [notebook](notebooks/00_intro.ipynb) | "
-        + BADGE_00
+        + README_BADGE_00
         + " |",
         "| 01 | More | [lecture](book/01_more.md) | [notebook](notebooks/01_more.ipynb) | "
-        + BADGE_00.replace("00_intro", "01_more")
+        + README_BADGE_00.replace("00_intro", "01_more")
         + " |",
     ]
 

@@ -8,7 +8,9 @@ its DOM, after JavaScript has run, is checked for:
   HTML, no raw ``$$``, ``\\[``, ``\\(`` or ``\\begin{`` left in the text, and exactly one MathJax script that
   is served locally (not from a CDN);
 - citations resolved: every ``{cite}`` links to the bibliography and no ``??`` remains;
-- notebook pages carry the *Open in Colab* launch link.
+- notebook pages carry the *Open in Colab* launch link;
+- every ``<img>`` is served by the book itself: no ``http(s)://`` or ``//`` source (it would not load
+  offline; the Colab badges use ``book/_static/colab-badge.svg``), and each local source exists in the build.
 
 The root ``index.html`` (a redirect to the book's first page) is checked to land on that page. Screenshots
 of selected pages go to ``_build/screenshots/``. Exits with status 1 and a per-page report on failure.
@@ -30,10 +32,11 @@ import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import unquote
 
 import yaml
 
-__all__ = ["PageReport", "check_dom", "find_chromium", "main", "page_title", "toc_pages"]
+__all__ = ["PageReport", "check_dom", "check_images", "find_chromium", "main", "page_title", "toc_pages"]
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SCREENSHOTS = ("book/00_representation_learning", "notebooks/00_networks_are_fits")
@@ -68,6 +71,8 @@ CITATION = re.compile(r'<span class="bibtex-citation"[^>]*>(.*?)</span>', re.DOT
 TITLE = re.compile(r"<title>(.*?)</title>", re.DOTALL | re.IGNORECASE)
 HEADING = re.compile(r"<h1\b", re.IGNORECASE)
 COLAB = "https://colab.research.google.com/github/"
+IMG_SRC = re.compile(r"""<img\b[^>]*?\bsrc=(["'])(.*?)\1""", re.IGNORECASE | re.DOTALL)
+REMOTE = re.compile(r"^(?:[a-z][a-z0-9+.-]*:)?//", re.IGNORECASE)
 
 
 @dataclass
@@ -243,6 +248,39 @@ def check_dom(dom: str, built: str, *, notebook: bool) -> tuple[list[str], list[
     return problems, notes
 
 
+def check_images(dom: str, built: str, page_file: Path) -> list[str]:
+    """Check that a page's images come from the book itself, so that it shows them offline.
+
+    Parameters
+    ----------
+    dom : str
+        The DOM dumped by Chromium (also holds images that scripts added).
+    built : str
+        The page's HTML file as built.
+    page_file : Path
+        That file; local image sources are resolved relative to its folder.
+
+    Returns
+    -------
+    list of str
+        One problem per remote source (``http(s)://``, ``//``) and per local file missing from the build.
+    """
+    problems: list[str] = []
+    remote = sorted({src for page in (dom, built) for _, src in IMG_SRC.findall(page) if REMOTE.match(src)})
+    if remote:
+        problems.append(
+            f"{len(remote)} image(s) loaded from the web, not shown offline: {', '.join(remote[:3])} "
+            "(ship the image in the book, e.g. under book/_static/, and refer to it by a relative path)"
+        )
+    for _, src in IMG_SRC.findall(built):
+        path = unquote(html.unescape(src).split("#")[0].split("?")[0])
+        if REMOTE.match(src) or path.startswith("data:") or not path:
+            continue
+        if not (page_file.parent / path).is_file():
+            problems.append(f"image {src} is not in the build ({page_file.parent / path} missing)")
+    return problems
+
+
 def _dump_dom(browser: str, html_file: Path, report: PageReport, timeout: float) -> str | None:
     """Return the page's DOM after scripts ran, or None with the failure added to ``report``."""
     try:
@@ -263,7 +301,9 @@ def check_page(browser: str, html_dir: Path, page: str, timeout: float) -> PageR
     if dom is None:
         return report
     notebook = (ROOT / f"{page}.ipynb").is_file()
-    report.problems, report.notes = check_dom(dom, built_file.read_text(encoding="utf-8"), notebook=notebook)
+    built = built_file.read_text(encoding="utf-8")
+    report.problems, report.notes = check_dom(dom, built, notebook=notebook)
+    report.problems += check_images(dom, built, built_file)
     return report
 
 

@@ -1,7 +1,7 @@
 # %% [markdown]
 # # NN. Chapter title
 #
-# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/reps4lhc/reps4lhc/blob/main/notebooks/chapter_template.ipynb)
+# [![Open In Colab](../book/_static/colab-badge.svg)](https://colab.research.google.com/github/reps4lhc/reps4lhc/blob/main/notebooks/chapter_template.ipynb)
 #
 # One or two sentences on what this notebook does and which lecture page it accompanies
 # ([the lecture](../book/NN_topic.md)).
