@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import inspect
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -179,7 +180,7 @@ def _generated_status(name: str, files: list[CachedFile]) -> str:
     """The generated cache files of jet dataset ``name``, or how to make one."""
     mine = [file for file in files if file.metadata is not None and file.metadata.get("dataset") == name]
     if not mine:
-        return f"not generated (make it with `reps4lhc data generate {name} --n N --jobs J`)"
+        return f"not generated (make it with `reps4lhc data generate {name} --n N`, on all cores)"
     sizes = ", ".join(f"{file.metadata['n_jets']} jets seed {file.metadata['seed']}" for file in mine)
     count = f"{len(mine)} file{'' if len(mine) == 1 else 's'}"
     return f"{count} in the cache, {_size(sum(file.size for file in mine))}: {sizes}"
@@ -257,11 +258,24 @@ def _generation_failed(err: Exception) -> int:
     return 2
 
 
+def _announce_jets(args: argparse.Namespace, chunk: tuple[int, int] | None) -> None:
+    """Print :func:`pythia.generation_notice` unless the file is already there or the generators are
+    missing (then ``generate`` returns the file at once, or fails with the install command)."""
+    path = args.out or pythia.generated_path(args.dataset, args.n, args.seed, args.level, chunk)
+    if path.is_file() or pythia.missing_generator() is not None:
+        return
+    notice = pythia.generation_notice(
+        args.dataset, args.n, args.seed, args.jobs, chunk=chunk, level=args.level, out=args.out
+    )
+    print(notice, flush=True)
+
+
 def _data_generate_jets(args: argparse.Namespace, root: Path | None) -> int:
     if (args.chunk is None) != (args.of is None):
         return _generation_failed(ValueError("--chunk k and --of K go together."))
     chunk = None if args.chunk is None else (args.chunk, args.of)
     try:
+        _announce_jets(args, chunk)
         path = pythia.generate(
             args.dataset, args.n, args.seed, jobs=args.jobs, chunk=chunk, level=args.level, out=args.out
         )
@@ -398,7 +412,12 @@ def _parser() -> argparse.ArgumentParser:
             name, help=f"{' vs '.join(spec.label_names)} jets from Pythia 8 + FastJet (data.pythia.generate)"
         )
         jets.add_argument("--n", type=_count(1), required=True, help="jets in all, split over the two labels")
-        jets.add_argument("--jobs", type=_count(1), default=1, help="worker processes (default: 1)")
+        jets.add_argument(
+            "--jobs",
+            type=_count(1),
+            default=os.cpu_count() or 1,
+            help="worker processes (default: all cores, %(default)s here)",
+        )
         jets.add_argument("--seed", type=_count(0), default=0, help="seed (default: 0)")
         jets.add_argument("--chunk", type=_count(0), metavar="k", help="make only chunk k of --of K")
         jets.add_argument("--of", type=_count(1), metavar="K", help="number of chunks")

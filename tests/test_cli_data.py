@@ -1,5 +1,7 @@
 """The `reps4lhc data` commands: list the datasets and the cache, generate amplitudes into it."""
 
+import os
+
 import numpy as np
 import pytest
 from test_jet_sources import fake_file
@@ -136,7 +138,53 @@ def test_generate_jets_passes_every_option(capsys, fake_generate, tmp_path):
 
     status, out, _ = run(capsys, "data", "generate", "zjets", "--n", "10")
     assert status == 0
-    assert fake_generate[-1] == {"name": "zjets", "n": 10, "seed": 0, "jobs": 1, "chunk": None, "level": None}
+    jobs = os.cpu_count() or 1  # the default: all cores
+    assert fake_generate[-1] == {
+        "name": "zjets",
+        "n": 10,
+        "seed": 0,
+        "jobs": jobs,
+        "chunk": None,
+        "level": None,
+    }
+
+
+def test_generate_jets_uses_all_cores_by_default(capsys, fake_generate, monkeypatch):
+    monkeypatch.setattr(os, "cpu_count", lambda: 7)
+    assert run(capsys, "data", "generate", "quark-gluon", "--n", "4")[0] == 0
+    assert fake_generate[-1]["jobs"] == 7
+    with pytest.raises(SystemExit):
+        main(["data", "generate", "quark-gluon", "--help"])
+    assert "worker processes (default: all cores, 7 here)" in capsys.readouterr().out
+
+
+def test_generate_jets_announces_itself_before_it_starts(capsys, monkeypatch, folder):
+    monkeypatch.setattr(pythia, "missing_generator", lambda: None)
+    printed_before = []
+
+    def generate(name, n_jets, seed=0, *, jobs=1, chunk=None, level=None, out=None, progress=True):
+        printed_before.append(capsys.readouterr().out)
+        path = pythia.generated_path(name, n_jets, seed, level, chunk)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"0")
+        return path
+
+    monkeypatch.setattr(pythia, "generate", generate)
+    status, out, _ = run(
+        capsys, "data", "generate", "quark-gluon", "--n", "3000", "--seed", "2", "--jobs", "3"
+    )
+    assert status == 0 and len(printed_before) == 1
+    path = pythia.generated_path("quark-gluon", 3000, 2)
+    assert printed_before[0] == pythia.generation_notice("quark-gluon", 3000, 2, 3) + "\n"
+    assert (
+        "Generating 3000 quark-gluon jets with Pythia 8 + FastJet on 3 worker processes" in printed_before[0]
+    )
+    estimate = pythia._duration(pythia.estimated_seconds("quark-gluon", 3000, 3))
+    assert f"{estimate} here" in printed_before[0] and f"Writing {path}." in printed_before[0]
+    assert printed_before[0].rstrip().endswith("run: reps4lhc data generate quark-gluon --n 3000 --seed 2")
+    assert out.startswith(f"{path} (")
+    run(capsys, "data", "generate", "quark-gluon", "--n", "3000", "--seed", "2")  # already there: no notice
+    assert printed_before[1] == ""
 
 
 @pytest.mark.parametrize(

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import sys
+import warnings
 
 import h5py
 import numpy as np
@@ -14,6 +17,11 @@ from reps4lhc_tutor.data.cache import DATA_ENV
 from reps4lhc_tutor.data.jets import load_quark_gluon, load_top_tagging, load_zjets
 
 RNG = np.random.default_rng(11)
+
+needs_generators = pytest.mark.skipif(
+    any(importlib.util.find_spec(module) is None for module in ("pythia8mc", "fastjet")),
+    reason='needs pip install "reps4lhc_tutor[data]"',
+)
 
 
 def _constituents(n_jets: int, width: int) -> np.ndarray:
@@ -177,6 +185,7 @@ def test_manifest_command_writes_and_checks(folders, capsys):
 def test_generated_uses_the_cached_file_and_generates_only_when_asked(folders, monkeypatch):
     _, cache = folders
     calls = []
+    monkeypatch.setattr(pythia, "missing_generator", lambda: None)  # the recorder below needs no Pythia
 
     def generate(name, n_jets, seed, *, jobs, progress):
         calls.append((name, n_jets, seed))
@@ -204,18 +213,101 @@ def test_auto_prefers_official_then_generated_then_shipped(folders, monkeypatch,
     fake_file(pythia.generated_path("top-tagging", 20, 0), "top-tagging", 20, 0)
     assert load_top_tagging(None, n_events=20, source="auto").meta["source"] == "generated"
     first = registry.OFFICIAL["top-tagging"].files[0]
-    assert jets._choose("top-tagging", "auto", first, None, 0) == "generated"
+    assert jets._choose("top-tagging", "auto", first, None, 0).source == "generated"
     reachable.append(True)
-    assert jets._choose("top-tagging", "auto", first, None, 0) == "official"
+    assert jets._choose("top-tagging", "auto", first, None, 0).source == "official"
     assert "zenodo.org is reachable" in capsys.readouterr().out
     reachable.clear()
     local = registry.local_path(registry.OFFICIAL["top-tagging"], first)
     local.parent.mkdir(parents=True)
     local.write_bytes(b"cached")
-    assert jets._choose("top-tagging", "auto", first, None, 0) == "official"
+    assert jets._choose("top-tagging", "auto", first, None, 0).source == "official"
     monkeypatch.setenv("REPS4LHC_PROFILE", "ci")
-    assert jets._choose("top-tagging", "auto", first, None, 0) == "shipped"
+    assert jets._choose("top-tagging", "auto", first, None, 0).source == "shipped"
     assert "the ci profile uses shipped data only" in capsys.readouterr().out
+
+
+@pytest.fixture
+def offline(monkeypatch):
+    """No official server answers."""
+    monkeypatch.setattr(jets, "_reachable", lambda url: False)
+
+
+def test_auto_announces_then_generates_when_pythia_is_there(folders, offline, monkeypatch, capsys):
+    """Offline, nothing cached, generators importable: generated now, after the choice and the notice."""
+    monkeypatch.setattr(pythia, "missing_generator", lambda: None)
+    printed_before = []
+
+    def generate(name, n_jets, seed, *, jobs, progress):
+        printed_before.append(capsys.readouterr().out)
+        return fake_file(pythia.generated_path(name, n_jets, seed), name, n_jets, seed)
+
+    monkeypatch.setattr(pythia, "generate", generate)
+    data = load_quark_gluon(30, split="train", source="auto", seed=4)
+    assert data.meta["source"] == "generated" and len(data) == 30  # more than the 10 shipped jets
+    (out,) = printed_before
+    choice, notice = out.splitlines()
+    assert choice.startswith("quark-gluon: source='auto' -> 'generated' (official server unreachable")
+    assert "no generated file of 38 jets in the cache" in choice and "generated now" in choice
+    assert notice.startswith("Generating 38 quark-gluon jets with Pythia 8 + FastJet on ")
+    assert "reps4lhc data generate quark-gluon --n 38 --seed 4" in notice and " s here" in notice
+    load_quark_gluon(30, split="train", source="auto", seed=4)  # now cached: no notice, no generation
+    assert "cached quark-gluon-" in capsys.readouterr().out and len(printed_before) == 1
+
+
+@needs_generators
+def test_auto_generates_a_tiny_sample_for_real(folders, offline, capsys):
+    data = load_top_tagging(None, n_events=2, max_constituents=5, source="auto", seed=9)
+    assert data.meta["source"] == "generated" and data.constituents.shape == (2, 5, 4)
+    assert sorted(data.labels.tolist()) == [0, 1] and data.meta["generator"].startswith("Pythia 8")
+    out = capsys.readouterr().out
+    assert "top-tagging: source='auto' -> 'generated'" in out
+    assert (
+        "Generating 2 top-tagging jets" in out and "reps4lhc data generate top-tagging --n 2 --seed 9" in out
+    )
+
+
+def test_auto_without_pythia_takes_the_shipped_sample_and_warns_when_it_is_small(
+    folders, offline, monkeypatch, capsys
+):
+    monkeypatch.setitem(sys.modules, "pythia8mc", None)  # None in sys.modules makes the import fail
+    with pytest.warns(jets.SmallSampleWarning) as caught:
+        data = load_top_tagging("train", n_events=50, source="auto")
+    assert data.meta["source"] == "shipped" and len(data) == 16  # all of the shipped train split
+    assert capsys.readouterr().out == (
+        "top-tagging: source='auto' -> 'shipped' (official server unreachable, no generated file of 63 jets "
+        "in the cache, and pythia8mc cannot be imported to generate one)\n"
+    )
+    (warning,) = caught
+    message = str(warning.message)
+    assert "n_events=50 but the 'train' split (0.8) of the shipped top-tagging file" in message
+    assert "holds only 16 jets; using those 16" in message and "pythia8mc cannot be imported" in message
+    assert "noisier than the bands the notebook quotes" in message
+    assert 'pip install "reps4lhc_tutor[data]"' in message and "network access" in message
+    assert "`reps4lhc data generate top-tagging --n 63 --seed 0`" in message
+    assert warning.filename == __file__  # it points at the caller's line
+    with pytest.warns(jets.SmallSampleWarning, match=r"--n 18 --seed 0"):  # 9 'data' jets of 2 samples
+        assert len(load_zjets("data", "sim", n_events=9, source="auto")) == 6
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # enough jets: no warning
+        assert len(load_top_tagging("train", n_events=16, source="auto")) == 16
+    with pytest.raises(ValueError, match=r"n_events=50 but .* holds only 16"):  # explicit: still an error
+        load_top_tagging("train", n_events=50, source="shipped")
+
+
+def test_auto_at_ci_takes_the_shipped_sample_and_warns_with_the_ci_fix(folders, monkeypatch, capsys):
+    monkeypatch.setenv("REPS4LHC_PROFILE", "ci")
+    monkeypatch.setattr(jets, "_reachable", lambda url: pytest.fail("the ci profile never goes online"))
+    with pytest.warns(jets.SmallSampleWarning, match=r"the ci profile uses shipped data only.*at most 10"):
+        assert len(load_quark_gluon(12, source="auto")) == 10
+    assert "quark-gluon: source='auto' -> 'shipped' (the ci profile" in capsys.readouterr().out
+
+
+def test_generated_without_pythia_names_the_install_and_prints_nothing(folders, monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "fastjet", None)
+    with pytest.raises(ImportError, match=r'fastjet is missing\): pip install "reps4lhc_tutor\[data\]"'):
+        load_top_tagging(None, n_events=4, source="generated")
+    assert capsys.readouterr().out == ""
 
 
 def test_reachable_is_false_for_a_closed_port():

@@ -199,3 +199,61 @@ def test_substructure_of_synthetic_jets_and_of_a_missing_jet():
     assert values["mass"][0] == pytest.approx(np.sqrt(2 * 100 * 50 * (np.cosh(0.2) - 1)), rel=1e-9)
     assert values["multiplicity"][0] == 2 and values["z_g"][0] == pytest.approx(1 / 3)
     assert values["ptd"][0] == pytest.approx(np.hypot(100, 50) / 150)
+
+
+def test_estimated_seconds_divides_the_jets_by_the_rate_of_the_busy_workers():
+    rate = pythia.JETS_PER_CORE_SECOND["quark-gluon"]
+    shard = pythia.SHARD_JETS
+    # 8 shards of quark-gluon (4 per label): one worker makes them all, 2 share them, 16 find only 8.
+    n_jets = 8 * shard
+    assert pythia.estimated_seconds("quark-gluon", n_jets, 1) == pytest.approx(n_jets / rate)
+    assert pythia.estimated_seconds("quark-gluon", n_jets, 2) == pytest.approx(n_jets / (2 * rate))
+    assert pythia.estimated_seconds("quark-gluon", n_jets, 16) == pytest.approx(n_jets / (8 * rate))
+    # Chunk 1 of 3 holds shard 1 of each label: 2 shards, 2 * SHARD_JETS jets.
+    assert pythia.estimated_seconds("quark-gluon", n_jets, 16, chunk=(1, 3)) == pytest.approx(shard / rate)
+    # Quark/gluon is the slow one: few events pass its pT window.
+    rates = pythia.JETS_PER_CORE_SECOND
+    assert set(rates) == set(pythia.DATASETS) and rates["quark-gluon"] < min(
+        rates["top-tagging"], rates["zjets"]
+    )
+    with pytest.raises(ValueError, match="jobs must be an integer >= 1"):
+        pythia.estimated_seconds("zjets", 10, 0)
+    with pytest.raises(ValueError, match="unknown jet dataset"):
+        pythia.estimated_seconds("w-tagging", 10, 1)
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [(0.2, "about 1 s"), (40, "about 40 s"), (700, "about 12 min"), (9000, "about 2.5 h")],
+)
+def test_durations_read_well(seconds, text):
+    assert pythia._duration(seconds) == text
+
+
+def test_generation_notice_names_count_workers_estimate_file_and_command(folder):
+    n_jets = 80 * pythia.SHARD_JETS  # 20k jets on 4 workers: minutes
+    notice = pythia.generation_notice("quark-gluon", n_jets, 3, 4)
+    minutes = round(n_jets / (4 * pythia.JETS_PER_CORE_SECOND["quark-gluon"]) / 60)
+    assert notice.startswith(
+        f"Generating {n_jets} quark-gluon jets with Pythia 8 + FastJet on 4 worker processes"
+    )
+    assert f"about {minutes} min here" in notice
+    assert f"Writing {pythia.generated_path('quark-gluon', n_jets, 3)}." in notice
+    assert notice.endswith(f"run: reps4lhc data generate quark-gluon --n {n_jets} --seed 3")
+    chunked = pythia.generation_notice(
+        "top-tagging", 6, 0, 8, chunk=(0, 2), level="particle", out=folder / "a.h5"
+    )
+    assert "chunk 0 of 2 of 6 top-tagging jets" in chunked and "on 2 worker processes" in chunked
+    assert chunked.endswith(f"--n 6 --seed 0 --level particle --chunk 0 --of 2 --out {folder / 'a.h5'}")
+    assert "on 1 worker process:" in pythia.generation_notice("zjets", 2, 0, 1)
+
+
+@pytest.mark.parametrize("module", ["pythia8mc", "fastjet"])
+def test_missing_generator_names_the_module(monkeypatch, module):
+    monkeypatch.setitem(sys.modules, module, None)
+    assert pythia.missing_generator() == module
+
+
+@needs_generators
+def test_no_generator_is_missing_where_both_import():
+    assert pythia.missing_generator() is None

@@ -15,13 +15,24 @@ Sources (``source=``, DESIGN.md "Data"):
   before use (:mod:`~reps4lhc_tutor.data.shipped`); they need a checkout of the repository.
 * ``"generated"``: a file made by :func:`~reps4lhc_tutor.data.pythia.generate` in the cache folder for the
   requested size and ``seed``. If it is not there and ``n_events`` is given, it is generated now (Pythia 8
-  and FastJet, all cores, with a progress bar; a few minutes per 10k jets). With ``n_events=None`` the
-  largest cached file of that seed is used.
+  and FastJet on all cores, with a progress bar), after a printed message with the number of jets, the
+  worker processes, the estimated wall time (:func:`~reps4lhc_tutor.data.pythia.estimated_seconds`;
+  quark/gluon jets are the slowest), the file it writes and the ``reps4lhc data generate`` command that
+  makes it ahead of time. With ``n_events=None`` the largest cached file of that seed is used.
 * ``"official"``: the public Zenodo records of :mod:`~reps4lhc_tutor.data.registry`, downloaded and
   verified on first use.
-* ``"auto"``: official if its first file is cached or the server answers within
-  :data:`REACHABLE_TIMEOUT` seconds, else a generated cache file, else the shipped sample; it prints the
-  choice in one line. At the ``ci`` profile (``REPS4LHC_PROFILE=ci``) it always takes the shipped sample.
+* ``"auto"``: the first that applies of
+
+  1. the shipped sample at the ``ci`` profile (``REPS4LHC_PROFILE=ci``);
+  2. official, if its first file is cached or the server answers within :data:`REACHABLE_TIMEOUT` seconds;
+  3. a cached generated file of the size the call needs (with ``n_events=None``: the largest);
+  4. generated now, if ``n_events`` is given (so the size is known) and ``pythia8mc`` and ``fastjet`` can
+     be imported (``pip install "reps4lhc_tutor[data]"``), as for ``"generated"``;
+  5. the shipped sample.
+
+  It prints its choice and why in one line. Where it ends on the shipped sample and that holds fewer jets
+  than ``n_events``, it takes all it has and warns (:class:`SmallSampleWarning`) with the ways to get the
+  full size; an explicit ``source="shipped"`` raises instead.
 
 Splits: the official top-tagging files come as ``"train"``, ``"val"`` and ``"test"``. Everywhere else
 ``split`` takes the contiguous fractions :data:`SPLIT_FRACTIONS` of the jets (generated and shipped files
@@ -35,6 +46,7 @@ import math
 import os
 import socket
 import urllib.parse
+import warnings
 import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -58,6 +70,7 @@ __all__ = [
     "SPLIT_FRACTIONS",
     "ZJETS_OBSERVABLES",
     "JetData",
+    "SmallSampleWarning",
     "load_quark_gluon",
     "load_top_tagging",
     "load_zjets",
@@ -100,6 +113,18 @@ class JetData:
 
     def __len__(self) -> int:
         return len(self.constituents)
+
+
+class SmallSampleWarning(UserWarning):
+    """``source="auto"`` fell back to the shipped sample, which holds fewer jets than were asked for."""
+
+
+@dataclass(frozen=True)
+class _Choice:
+    """The source a loader reads, and why ``source="auto"`` took it (None for an explicit source)."""
+
+    source: str
+    reason: str | None = None
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -180,29 +205,59 @@ def _generated_file(n_file: int | None, name: str, seed: int, *, progress: bool)
             f"no generated {name} file with seed {seed} in {cache_dir()}; pass n_events to generate one "
             f"here, or run `reps4lhc data generate {name} --n N --seed {seed}`."
         )
-    return pythia.generate(name, n_file, seed, jobs=os.cpu_count() or 1, progress=progress)
+    jobs = os.cpu_count() or 1
+    missing = pythia.missing_generator()
+    if missing is not None:
+        raise ImportError(
+            f"generating {n_file} {name} jets here needs Pythia 8 and FastJet ({missing} is missing): "
+            f'pip install "reps4lhc_tutor[data]", or use source="shipped" or "official".',
+            name=missing,
+        )
+    print(pythia.generation_notice(name, n_file, seed, jobs), flush=True)
+    return pythia.generate(name, n_file, seed, jobs=jobs, progress=progress)
 
 
-def _choose(name: str, source: str, first_official: RemoteFile, n_file: int | None, seed: int) -> str:
+def _auto(name: str, first_official: RemoteFile, n_file: int | None, seed: int) -> _Choice:
+    """The source ``source="auto"`` takes, in the order of the module docstring, and why."""
+    if active_profile() == "ci":
+        return _Choice("shipped", "the ci profile uses shipped data only")
+    local = local_path(official_dataset(name), first_official)
+    if local.is_file():
+        return _Choice("official", f"cached in {local.parent}")
+    if _reachable(first_official.url):
+        return _Choice("official", f"{urllib.parse.urlsplit(first_official.url).hostname} is reachable")
+    if (path := _cached_generated(name, n_file, seed)) is not None:
+        return _Choice("generated", f"official server unreachable; cached {path.name}")
+    if n_file is None:
+        return _Choice(
+            "shipped",
+            "official server unreachable, no generated file in the cache, and without n_events the size "
+            "to generate is unknown",
+        )
+    missing = pythia.missing_generator()
+    if missing is None:
+        return _Choice(
+            "generated",
+            f"official server unreachable and no generated file of {n_file} jets in the cache; "
+            "pythia8mc and fastjet are installed, so they are generated now",
+        )
+    return _Choice(
+        "shipped",
+        f"official server unreachable, no generated file of {n_file} jets in the cache, and {missing} "
+        "cannot be imported to generate one",
+    )
+
+
+def _choose(name: str, source: str, first_official: RemoteFile, n_file: int | None, seed: int) -> _Choice:
     """Resolve ``source="auto"`` (module docstring) and print the choice; other sources pass through.
 
     ``first_official`` is the first official file the call needs, ``n_file`` the size of the generated
     file it would read (None: any).
     """
     if source != "auto":
-        return source
-    dataset = official_dataset(name)
-    if active_profile() == "ci":
-        choice, reason = "shipped", "the ci profile uses shipped data only"
-    elif local_path(dataset, first_official).is_file():
-        choice, reason = "official", f"cached in {local_path(dataset, first_official).parent}"
-    elif _reachable(first_official.url):
-        choice, reason = "official", f"{urllib.parse.urlsplit(first_official.url).hostname} is reachable"
-    elif (path := _cached_generated(name, n_file, seed)) is not None:
-        choice, reason = "generated", f"official server unreachable; cached {path.name}"
-    else:
-        choice, reason = "shipped", "official server unreachable and no generated file in the cache"
-    print(f"{name}: source='auto' -> {choice!r} ({reason})")
+        return _Choice(source)
+    choice = _auto(name, first_official, n_file, seed)
+    print(f"{name}: source='auto' -> {choice.source!r} ({choice.reason})", flush=True)
     return choice
 
 
@@ -224,9 +279,17 @@ def _local_file(
 
 
 def _take(
-    columns: dict[str, NDArray[Any]], split: str | None, n_events: int | None, what: str
+    columns: dict[str, NDArray[Any]],
+    split: str | None,
+    n_events: int | None,
+    what: str,
+    shortfall: Callable[[int, int, str], None] | None = None,
 ) -> tuple[dict[str, NDArray[Any]], int]:
-    """The ``split`` part of every column (first axis: jets), cut to the first ``n_events`` jets."""
+    """The ``split`` part of every column (first axis: jets), cut to the first ``n_events`` jets.
+
+    With fewer jets than ``n_events`` it raises, or, if ``shortfall`` is given, calls
+    ``shortfall(n_events, available, where)`` and takes them all.
+    """
     n_total = len(next(iter(columns.values())))
     part = _split_range(n_total, split)
     available = part.stop - part.start
@@ -236,14 +299,42 @@ def _take(
             if split is None
             else f"the {split!r} split ({SPLIT_FRACTIONS[SPLITS.index(split)]:g}) of {what}"
         )
-        raise _too_few(n_events, available, where)
+        if shortfall is None:
+            raise _too_few(n_events, available, where)
+        shortfall(n_events, available, where)
+        n_events = available
     n = available if n_events is None else n_events
     return {key: value[part][:n] for key, value in columns.items()}, n
 
 
+def _small_sample_warner(
+    name: str, reason: str, n_file: int | None, seed: int
+) -> Callable[[int, int, str], None]:
+    """A ``shortfall`` for :func:`_take` that warns why ``source="auto"`` took the small shipped sample and
+    how to get the full size."""
+
+    def warn(n_events: int, available: int, where: str) -> None:
+        if active_profile() == "ci":
+            fix = f"ask for at most {available} jets at the ci profile, or run at the cpu or gpu profile"
+        else:
+            command = f"reps4lhc data generate {name} --n {n_file} --seed {seed}"
+            fix = (
+                'pip install "reps4lhc_tutor[data]" (the jets are then generated here), run with network '
+                f"access (the official dataset), or make them ahead of time with `{command}`"
+            )
+        message = (
+            f"{name}: n_events={n_events} but {where} holds only {available} jets; using those {available}. "
+            f"source='auto' took the shipped sample because {reason}. Results will be noisier than the "
+            f"bands the notebook quotes for the full size. To get {n_events} jets: {fix}."
+        )
+        warnings.warn(message, SmallSampleWarning, stacklevel=5)
+
+    return warn
+
+
 def _from_file(
     name: str,
-    source: str,
+    source: _Choice,
     split: str | None,
     n_events: int | None,
     max_constituents: int | None,
@@ -253,13 +344,13 @@ def _from_file(
     level: str | None = None,
     label: int | None = None,
 ) -> JetData:
-    """A :class:`JetData` from a generated or shipped file.
+    """A :class:`JetData` from a generated or shipped file (``source`` says which, and why, if auto).
 
     ``level`` (``"particle"`` or ``"detector"``) picks the prefixed columns of a two-level file (zjets) and
     ``label`` keeps the jets of one label only (zjets: 0 simulation, 1 data).
     """
     n_file = _file_size_for(n_events, split, 1 if label is None else 2)
-    path, about = _local_file(name, source, n_file, seed, progress)
+    path, about = _local_file(name, source.source, n_file, seed, progress)
     arrays, metadata = pythia.read_generated(path)
     prefix = f"{level}/" if level is not None else ""
     columns = {
@@ -271,16 +362,19 @@ def _from_file(
     if label is not None:
         keep = columns["labels"] == label
         columns = {key: value[keep] for key, value in columns.items()}
-    what = f"the {source} {name} file {path.name}"
+    what = f"the {source.source} {name} file {path.name}"
     if label is not None:
         what += f" ({metadata['labels'][str(label)]!r} jets)"
-    columns, n = _take(columns, split, n_events, what)
+    shortfall = None
+    if source.source == "shipped" and source.reason is not None:
+        shortfall = _small_sample_warner(name, source.reason, n_file, seed)
+    columns, n = _take(columns, split, n_events, what, shortfall)
     constituents, pid = _leading(columns.pop("constituents"), columns.pop("pid", None), max_constituents)
     labels = columns.pop("labels").astype(np.int64)
     extra = {"jet_p4": columns.pop("jets")} | columns  # observables and, at detector level, "found"
     meta = {
         "dataset": name,
-        "source": source,
+        "source": source.source,
         **about,
         "generator": metadata["generator"],
         "clustering": metadata["clustering"],
@@ -469,7 +563,9 @@ def load_top_tagging(
     max_constituents
         Particles kept per jet, leading pT first; more than the file holds pads with zeros.
     source
-        ``"official"``, ``"shipped"``, ``"generated"`` or ``"auto"`` (module docstring).
+        ``"official"``, ``"shipped"``, ``"generated"`` or ``"auto"`` (module docstring). ``"generated"``
+        and ``"auto"`` may generate the jets here, after a message with the estimated time; ``"auto"``
+        ending on a shipped sample smaller than ``n_events`` takes it all with a :class:`SmallSampleWarning`.
     seed
         The seed of a generated file (``source="generated"`` or ``"auto"``).
     progress
@@ -485,7 +581,10 @@ def load_top_tagging(
     Raises
     ------
     ValueError
-        Unknown split or source, bad counts, or ``n_events`` beyond the split.
+        Unknown split or source, bad counts, or ``n_events`` beyond the split (not for ``"auto"`` on the
+        shipped sample: it warns).
+    ImportError
+        The jets have to be generated but pythia8mc or fastjet is missing (the message says how to install).
     FileNotFoundError, ~reps4lhc_tutor.data.shipped.ShippedDataError
         A missing shipped file or one that does not match ``data/MANIFEST`` (the message says how to
         restore it); a missing generated file with ``n_events=None``.
@@ -497,9 +596,9 @@ def load_top_tagging(
     _check_split(split)
     dataset = official_dataset("top-tagging")
     first = dataset.group(split)[0] if split is not None else dataset.files[0]
-    source = _choose("top-tagging", source, first, _file_size_for(n_events, split, 1), seed)
-    if source != "official":
-        return _from_file("top-tagging", source, split, n_events, max_constituents, seed, progress)
+    choice = _choose("top-tagging", source, first, _file_size_for(n_events, split, 1), seed)
+    if choice.source != "official":
+        return _from_file("top-tagging", choice, split, n_events, max_constituents, seed, progress)
     if split is None:
         raise ValueError("the official top-tagging dataset comes in splits: choose 'train', 'val' or 'test'.")
     files = dataset.group(split)
@@ -578,7 +677,9 @@ def load_quark_gluon(
     max_constituents
         Particles kept per jet, leading pT first; None keeps the widest jet of the files read.
     source
-        ``"official"``, ``"shipped"``, ``"generated"`` or ``"auto"`` (module docstring).
+        ``"official"``, ``"shipped"``, ``"generated"`` or ``"auto"`` (module docstring). ``"generated"``
+        and ``"auto"`` may generate the jets here, after a message with the estimated time; ``"auto"``
+        ending on a shipped sample smaller than ``n_events`` takes it all with a :class:`SmallSampleWarning`.
     split
         None (everything), ``"train"``, ``"val"`` or ``"test"``: the fractions :data:`SPLIT_FRACTIONS` of
         the jets, or of the 20 official files (16, 2 and 2, the usual 1.6M/200k/200k).
@@ -596,7 +697,10 @@ def load_quark_gluon(
     Raises
     ------
     ValueError
-        Unknown source or split, bad counts, or ``n_events`` above what the source holds.
+        Unknown source or split, bad counts, or ``n_events`` above what the source holds (not for
+        ``"auto"`` on the shipped sample: it warns).
+    ImportError
+        The jets have to be generated but pythia8mc or fastjet is missing (the message says how to install).
     FileNotFoundError, ~reps4lhc_tutor.data.shipped.ShippedDataError
         A missing or damaged shipped file, or no generated file with ``n_events=None``.
     ~reps4lhc_tutor.data.download.DownloadError, ~reps4lhc_tutor.data.download.ChecksumError
@@ -608,9 +712,9 @@ def load_quark_gluon(
     dataset = official_dataset("quark-gluon")
     every = dataset.group("pythia")
     files = every[_split_range(len(every), split)]
-    source = _choose("quark-gluon", source, files[0], _file_size_for(n_events, split, 1), seed)
-    if source != "official":
-        return _from_file("quark-gluon", source, split, n_events, max_constituents, seed, progress)
+    choice = _choose("quark-gluon", source, files[0], _file_size_for(n_events, split, 1), seed)
+    if choice.source != "official":
+        return _from_file("quark-gluon", choice, split, n_events, max_constituents, seed, progress)
     what = "the quark/gluon dataset" + ("" if split is None else f" ({split!r} files)")
     _check_available(n_events, files, what)
     parts, used, total = _gather(
@@ -696,7 +800,9 @@ def load_zjets(
     max_constituents
         Particles kept per jet, leading pT first; None keeps the widest jet of the files read.
     source
-        ``"official"``, ``"shipped"``, ``"generated"`` or ``"auto"`` (module docstring).
+        ``"official"``, ``"shipped"``, ``"generated"`` or ``"auto"`` (module docstring). ``"generated"``
+        and ``"auto"`` may generate the jets here, after a message with the estimated time; ``"auto"``
+        ending on a shipped sample smaller than ``n_events`` takes it all with a :class:`SmallSampleWarning`.
     split
         None (everything), ``"train"``, ``"val"`` or ``"test"``: the fractions :data:`SPLIT_FRACTIONS` of
         the jets of the sample, or of the 17 official files of the generator (14, 1 and 2).
@@ -715,6 +821,18 @@ def load_zjets(
         pz), the observables of :data:`~reps4lhc_tutor.data.pythia.SUBSTRUCTURE` (``"mass"``,
         ``"multiplicity"``, ``"width"``, ``"ptd"``, ``"tau21"``, ``"z_g"``; NaN where no detector-level jet
         was found) and at detector level ``"found"`` ``(jets,)`` bool.
+
+    Raises
+    ------
+    ValueError
+        Unknown generator, level, source or split, bad counts, or ``n_events`` above what the source holds
+        (not for ``"auto"`` on the shipped sample: it warns).
+    FileNotFoundError, ~reps4lhc_tutor.data.shipped.ShippedDataError
+        A missing or damaged shipped file, or no generated file with ``n_events=None``.
+    ImportError
+        The jets have to be generated but pythia8mc or fastjet is missing (the message says how to install).
+    ~reps4lhc_tutor.data.download.DownloadError, ~reps4lhc_tutor.data.download.ChecksumError
+        Offline, interrupted, or a file with the wrong checksum (deleted).
     """
     _check_source(source)
     _check_counts(n_events, max_constituents)
@@ -725,8 +843,8 @@ def load_zjets(
     official_name = ZJETS_SAMPLES.get(generator, generator)
     first = dataset.group(official_name)[0] if official_name in ZJETS_GENERATORS else dataset.files[0]
     samples = 1 if generator == "both" else 2
-    source = _choose("zjets", source, first, _file_size_for(n_events, split, samples), seed)
-    if source != "official":
+    choice = _choose("zjets", source, first, _file_size_for(n_events, split, samples), seed)
+    if choice.source != "official":
         samples = ("simulation", "data", "both")
         if generator not in samples:
             raise ValueError(
@@ -735,7 +853,7 @@ def load_zjets(
         label = None if generator == "both" else ("simulation", "data").index(generator)
         level_name = "particle" if level == "gen" else "detector"
         return _from_file(
-            "zjets", source, split, n_events, max_constituents, seed, progress, level=level_name, label=label
+            "zjets", choice, split, n_events, max_constituents, seed, progress, level=level_name, label=label
         )
     generator = official_name
     if generator not in ZJETS_GENERATORS:

@@ -25,6 +25,10 @@ Generation is split into shards of :data:`SHARD_JETS` jets per label, each with 
 from ``seed``, the shard and the label, so a dataset is the same whatever ``jobs`` or ``chunk`` was used;
 ``chunk=(k, K)`` makes every K-th shard only and :func:`merge` joins the pieces. Jets are stored
 pT-ordered, zero-padded, in a seed-determined shuffled order.
+
+Generation is slow (quark/gluon most of all: few events pass its narrow pT window).
+:func:`estimated_seconds` predicts the wall time from the per-core rates :data:`JETS_PER_CORE_SECOND`, and
+:func:`generation_notice` is the message the loaders and ``reps4lhc data generate`` print before they start.
 """
 
 from __future__ import annotations
@@ -53,12 +57,16 @@ from .detector import DetectorConfig, simulate_detector
 __all__ = [
     "DATASETS",
     "GENERATOR_VERSION",
+    "JETS_PER_CORE_SECOND",
     "SHARD_JETS",
     "SUBSTRUCTURE",
     "JetDataset",
+    "estimated_seconds",
     "generate",
     "generated_path",
+    "generation_notice",
     "merge",
+    "missing_generator",
     "read_generated",
     "shard_seed",
     "substructure",
@@ -179,9 +187,19 @@ def _require() -> tuple[Any, Any]:
         fastjet = importlib.import_module("fastjet")
     except ImportError as err:
         raise ImportError(
-            f"generating jets needs Pythia 8 and FastJet ({err.name} is missing): {_INSTALL}"
+            f"generating jets needs Pythia 8 and FastJet ({err.name} is missing): {_INSTALL}", name=err.name
         ) from err
     return pythia8mc, fastjet
+
+
+def missing_generator() -> str | None:
+    """The name of the generator module that cannot be imported (``"pythia8mc"`` or ``"fastjet"``), or None
+    when :func:`generate` can run here."""
+    try:
+        _require()
+    except ImportError as err:
+        return err.name or "pythia8mc"
+    return None
 
 
 def _dataset(name: str) -> JetDataset:
@@ -444,6 +462,24 @@ def _tasks(spec: JetDataset, n_jets: int, seed: int, level: str) -> list[_Task]:
     ]
 
 
+def _selected_tasks(
+    spec: JetDataset, n_jets: int, seed: int, level: str, chunk: tuple[int, int] | None
+) -> list[_Task]:
+    """The shards that ``chunk=(k, K)`` makes (every K-th, from k); all of them for None."""
+    tasks = _tasks(spec, n_jets, seed, level)
+    return tasks if chunk is None else [task for task in tasks if task.shard % chunk[1] == chunk[0]]
+
+
+def _workers(jobs: int, tasks: list[_Task]) -> int:
+    """How many of ``jobs`` worker processes get a shard of ``tasks`` (at least one)."""
+    return max(1, min(jobs, len(tasks)))
+
+
+def _check_jobs(jobs: int) -> None:
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+        raise ValueError(f"jobs must be an integer >= 1, got {jobs!r}.")
+
+
 def _check_arguments(
     name: str, n_jets: int, seed: int, level: str | None, chunk: tuple[int, int] | None
 ) -> tuple[JetDataset, str]:
@@ -455,6 +491,106 @@ def _check_arguments(
     if chunk is not None and not (len(chunk) == 2 and 0 <= chunk[0] < chunk[1]):
         raise ValueError(f"chunk must be (k, K) with 0 <= k < K, got {chunk!r}.")
     return spec, _level(spec, level)
+
+
+JETS_PER_CORE_SECOND = {"top-tagging": 60.0, "quark-gluon": 15.0, "zjets": 35.0}
+"""Selected jets per second that one worker process makes, by dataset, at the dataset's default level.
+
+Measured on the development machine (AMD EPYC, Pythia 8.317, FastJet 3.5.2) as the CPU time of
+``generate(name, n, jobs=1)``, Pythia's initialisation included: 100 top-tagging jets 65/s, 100 zjets
+40/s, 80 quark-gluon jets 15/s; ``benchmarks/bench_jets.py`` gave ~70 top and ~50 QCD jets/s (58/s for the
+even mixture). Quark/gluon is the slowest: only a few events per jet pass its 500-550 GeV window. Rounded
+down, so that :func:`estimated_seconds` errs on the long side; a laptop core is often faster, a shared one
+slower.
+"""
+
+
+def estimated_seconds(name: str, n_jets: int, jobs: int, *, chunk: tuple[int, int] | None = None) -> float:
+    """Estimated wall time of :func:`generate` (or of one of its chunks) from :data:`JETS_PER_CORE_SECOND`.
+
+    Parameters
+    ----------
+    name : {"top-tagging", "quark-gluon", "zjets"}
+        The dataset.
+    n_jets : int
+        Jets in the whole dataset.
+    jobs : int
+        Worker processes; no more than the number of shards (:data:`SHARD_JETS` jets each) work at once.
+    chunk : (k, K), optional
+        Estimate only the shards of chunk k of K.
+
+    Returns
+    -------
+    float
+        Seconds: the jets to make divided by the rate of the workers that have a shard to work on.
+
+    Raises
+    ------
+    ValueError
+        On an unknown name or bad arguments, as :func:`generate`.
+    """
+    spec, level = _check_arguments(name, n_jets, 0, None, chunk)
+    _check_jobs(jobs)
+    tasks = _selected_tasks(spec, n_jets, 0, level, chunk)
+    if not tasks:
+        return 0.0
+    return sum(task.n_jets for task in tasks) / (JETS_PER_CORE_SECOND[name] * _workers(jobs, tasks))
+
+
+def _duration(seconds: float) -> str:
+    """A rough duration for people: ``'about 40 s'``, ``'about 12 min'``, ``'about 2.5 h'``."""
+    if seconds < 90:
+        return f"about {max(round(seconds), 1)} s"
+    if seconds < 90 * 60:
+        return f"about {round(seconds / 60)} min"
+    return f"about {seconds / 3600:.1f} h"
+
+
+def _command(
+    name: str, n_jets: int, seed: int, level: str | None, chunk: tuple[int, int] | None, out: Path | None
+) -> str:
+    """The ``reps4lhc data generate`` command line that makes the same file."""
+    words = ["reps4lhc", "data", "generate", name, "--n", str(n_jets), "--seed", str(seed)]
+    words += ["--level", level] if level is not None else []
+    words += ["--chunk", str(chunk[0]), "--of", str(chunk[1])] if chunk is not None else []
+    words += ["--out", str(out)] if out is not None else []
+    return " ".join(words)
+
+
+def generation_notice(
+    name: str,
+    n_jets: int,
+    seed: int,
+    jobs: int,
+    *,
+    chunk: tuple[int, int] | None = None,
+    level: str | None = None,
+    out: Path | None = None,
+) -> str:
+    """The message to print before :func:`generate` starts with the same arguments.
+
+    It says what is made, on how many worker processes, for about how long (:func:`estimated_seconds`),
+    which file it writes and the ``reps4lhc data generate`` command that makes that file ahead of time.
+
+    Raises
+    ------
+    ValueError
+        On an unknown name or bad arguments, as :func:`generate`.
+    """
+    spec, checked_level = _check_arguments(name, n_jets, seed, level, chunk)
+    seconds = estimated_seconds(name, n_jets, jobs, chunk=chunk)
+    workers = _workers(jobs, _selected_tasks(spec, n_jets, seed, checked_level, chunk))
+    path = Path(out) if out is not None else generated_path(name, n_jets, seed, level, chunk)
+    what = (
+        f"{n_jets} {name} jets"
+        if chunk is None
+        else f"chunk {chunk[0]} of {chunk[1]} of {n_jets} {name} jets"
+    )
+    return (
+        f"Generating {what} with Pythia 8 + FastJet on {workers} worker process{'es' * (workers > 1)}: "
+        f"{_duration(seconds)} here (estimated from {JETS_PER_CORE_SECOND[name]:g} jets/s per core). "
+        f"Writing {path}. To make it ahead of time, run: {_command(name, n_jets, seed, level, chunk, out)}"
+    )
 
 
 def generated_path(
@@ -567,7 +703,7 @@ def _execute(
             return results
         # fork: workers start at once and need nothing re-imported; spawn where fork does not exist.
         method = "fork" if "fork" in get_all_start_methods() else "spawn"
-        with ProcessPoolExecutor(max_workers=min(jobs, len(tasks)), mp_context=get_context(method)) as pool:
+        with ProcessPoolExecutor(max_workers=_workers(jobs, tasks), mp_context=get_context(method)) as pool:
             futures = {pool.submit(_run, task): task for task in tasks}
             for future in as_completed(futures):
                 task = futures[future]
@@ -623,16 +759,14 @@ def generate(
         On an unknown name or bad arguments.
     """
     spec, level = _check_arguments(name, n_jets, seed, level, chunk)
-    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
-        raise ValueError(f"jobs must be an integer >= 1, got {jobs!r}.")
+    _check_jobs(jobs)
     _require()
     path = Path(out) if out is not None else generated_path(name, n_jets, seed, level, chunk)
     if path.is_file():
         return path
-    tasks = _tasks(spec, n_jets, seed, level)
+    tasks = _selected_tasks(spec, n_jets, seed, level, chunk)
     metadata = _metadata(spec, n_jets, seed, level)
     if chunk is not None:
-        tasks = [task for task in tasks if task.shard % chunk[1] == chunk[0]]
         metadata["chunk"] = list(chunk)
     desc = spec.name if chunk is None else f"{spec.name} chunk {chunk[0]}/{chunk[1]}"
     # Big shards first, so that no worker is left with a long one at the end.
