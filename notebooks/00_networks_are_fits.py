@@ -16,7 +16,7 @@
 # %% [markdown]
 # # 00. Networks are fits
 #
-# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/reps4lhc/reps4lhc/blob/main/notebooks/00_networks_are_fits.ipynb)
+# [![Open In Colab](../book/_static/colab-badge.svg)](https://colab.research.google.com/github/reps4lhc/reps4lhc/blob/main/notebooks/00_networks_are_fits.ipynb)
 #
 # Training a neural network for regression is a fit, the same statistics physicists use every day, only
 # with a different representation of the function. This notebook fits one and the same measurement twice:

@@ -16,7 +16,7 @@
 # %% [markdown]
 # # 01. Likelihood training
 #
-# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/reps4lhc/reps4lhc/blob/main/notebooks/01_likelihood_training.ipynb)
+# [![Open In Colab](../book/_static/colab-badge.svg)](https://colab.research.google.com/github/reps4lhc/reps4lhc/blob/main/notebooks/01_likelihood_training.ipynb)
 #
 # A regression network is a fit, and the loss we minimise is a negative log-likelihood. This notebook makes
 # that concrete on exact tree-level squared amplitudes of $gg \to ggg$: the same network is trained on three

@@ -16,7 +16,7 @@
 # %% [markdown]
 # # 02. Uncertainties
 #
-# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/reps4lhc/reps4lhc/blob/main/notebooks/02_uncertainties.ipynb)
+# [![Open In Colab](../book/_static/colab-badge.svg)](https://colab.research.google.com/github/reps4lhc/reps4lhc/blob/main/notebooks/02_uncertainties.ipynb)
 #
 # A precision surrogate has to know how wrong it is. This notebook trains four networks on the exact
 # $gg \to ggg$ amplitudes of chapter 1, made noisy on purpose so that we know the right answer: a

@@ -16,7 +16,7 @@
 # %% [markdown]
 # # 03. Symmetries and equivariant transformers
 #
-# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/reps4lhc/reps4lhc/blob/main/notebooks/03_symmetries.ipynb)
+# [![Open In Colab](../book/_static/colab-badge.svg)](https://colab.research.google.com/github/reps4lhc/reps4lhc/blob/main/notebooks/03_symmetries.ipynb)
 #
 # A squared amplitude does not change when we relabel identical gluons or look at the event from another
 # Lorentz frame. This notebook asks what a network gains when it knows that. Seven networks regress the exact

@@ -16,7 +16,7 @@
 # %% [markdown]
 # # 04a. Top tagging: from substructure observables to L-GATr
 #
-# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/reps4lhc/reps4lhc/blob/main/notebooks/04a_top_tagging.ipynb)
+# [![Open In Colab](../book/_static/colab-badge.svg)](https://colab.research.google.com/github/reps4lhc/reps4lhc/blob/main/notebooks/04a_top_tagging.ipynb)
 #
 # A boosted top quark that decays hadronically, $t \to b W \to b q \bar{q}'$, ends up in one wide jet with
 # three hard prongs and a mass near $m_t$; a QCD jet of the same transverse momentum has one hard core and

@@ -16,7 +16,7 @@
 # %% [markdown]
 # # 04b. Learning without labels: CWoLa on quark and gluon jets
 #
-# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/reps4lhc/reps4lhc/blob/main/notebooks/04b_cwola.ipynb)
+# [![Open In Colab](../book/_static/colab-badge.svg)](https://colab.research.google.com/github/reps4lhc/reps4lhc/blob/main/notebooks/04b_cwola.ipynb)
 #
 # In data, no jet comes with a label. What we have are samples with different compositions: the leading jet of
 # a $Z$+jet event is more often a quark jet, that of a dijet event more often a gluon jet. Classification

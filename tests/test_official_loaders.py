@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import hashlib
-import io
-
-import h5py
 import numpy as np
 import pytest
 from http_loopback import Loopback, serve
+from official_files import npz_file, sha256_checksum, top_tagging_file
 
 from reps4lhc_tutor.data import registry
 from reps4lhc_tutor.data.cache import CacheError
@@ -16,36 +13,6 @@ from reps4lhc_tutor.data.download import ChecksumError
 from reps4lhc_tutor.data.jets import load_quark_gluon, load_top_tagging, load_zjets
 
 RNG = np.random.default_rng(7)
-
-
-def _sha(content: bytes) -> str:
-    return hashlib.sha256(content).hexdigest()
-
-
-def _npz(**arrays: np.ndarray) -> bytes:
-    buffer = io.BytesIO()
-    np.savez(buffer, **arrays)
-    return buffer.getvalue()
-
-
-def _top_tagging_file(p4: np.ndarray, labels: np.ndarray, truth: np.ndarray) -> bytes:
-    """A DataFrame in pandas' "fixed" HDF5 layout, as in the official files: floats in block 0, the integer
-    columns ``ttv`` and ``is_signal_new`` in block 1."""
-    n_jets, n_particles, _ = p4.shape
-    floats = [f"{c}_{i}" for i in range(n_particles) for c in ("E", "PX", "PY", "PZ")]
-    floats += ["truthE", "truthPX", "truthPY", "truthPZ"]
-    values = np.concatenate([p4.reshape(n_jets, -1), truth], axis=1).astype(np.float32)
-    integers = np.stack([np.zeros(n_jets, np.int64), labels], axis=1)
-    buffer = io.BytesIO()
-    with h5py.File(buffer, "w") as handle:
-        table = handle.create_group("table")
-        table.create_dataset("axis0", data=np.array([*floats, "ttv", "is_signal_new"], dtype="S"))
-        table.create_dataset("axis1", data=np.arange(n_jets))
-        table.create_dataset("block0_items", data=np.array(floats, dtype="S"))
-        table.create_dataset("block0_values", data=values)
-        table.create_dataset("block1_items", data=np.array(["ttv", "is_signal_new"], dtype="S"))
-        table.create_dataset("block1_values", data=integers)
-    return buffer.getvalue()
 
 
 def _padded_jets(n_jets: int, width: int) -> np.ndarray:
@@ -70,7 +37,7 @@ def _mirror(monkeypatch, name: str, server: Loopback, files: dict[str, bytes], *
     """Serve ``files`` and point registry entry ``name`` at them, with their checksums and jet counts."""
     server.files.update(files)
     dataset = registry.OFFICIAL[name].with_base_url(
-        server.url, checksum={key: f"sha256:{_sha(value)}" for key, value in files.items()}, n_jets=counts
+        server.url, checksum={key: sha256_checksum(value) for key, value in files.items()}, n_jets=counts
     )
     monkeypatch.setitem(registry.OFFICIAL, name, dataset)
 
@@ -80,7 +47,7 @@ def test_top_tagging_reads_the_pandas_layout(server, monkeypatch):
     labels = np.array([1, 0, 1, 1, 0, 0])
     truth = RNG.normal(size=(6, 4)).astype(np.float32)
     _mirror(
-        monkeypatch, "top-tagging", server, {"val.h5": _top_tagging_file(p4, labels, truth)}, **{"val.h5": 6}
+        monkeypatch, "top-tagging", server, {"val.h5": top_tagging_file(p4, labels, truth)}, **{"val.h5": 6}
     )
     data = load_top_tagging("val", n_events=4, max_constituents=3, progress=False)
     assert data.constituents.shape == (4, 3, 4) and data.constituents.dtype == np.float32
@@ -96,7 +63,7 @@ def test_top_tagging_reads_the_pandas_layout(server, monkeypatch):
 
 
 def test_top_tagging_too_many_events(server, monkeypatch):
-    content = _top_tagging_file(_padded_jets(3, 2), np.array([0, 1, 0]), np.zeros((3, 4)))
+    content = top_tagging_file(_padded_jets(3, 2), np.array([0, 1, 0]), np.zeros((3, 4)))
     _mirror(monkeypatch, "top-tagging", server, {"train.h5": content}, **{"train.h5": None})
     with pytest.raises(ValueError, match=r"n_events=4 but .* holds only 3 jets"):
         load_top_tagging("train", n_events=4, progress=False)
@@ -117,8 +84,8 @@ def test_quark_gluon_converts_and_reads_only_the_files_needed(server, monkeypatc
     second = RNG.uniform([0.5, -1.7, 0.0, 0.0], [50.0, 1.7, 2 * np.pi, 0.0], (3, 5, 4))
     second[..., 3] = 2112
     files = {
-        "QG_jets.npz": _npz(X=first, y=np.array([1.0, 0.0, 1.0])),
-        "QG_jets_1.npz": _npz(X=second, y=np.array([0.0, 0.0, 1.0])),
+        "QG_jets.npz": npz_file(X=first, y=np.array([1.0, 0.0, 1.0])),
+        "QG_jets_1.npz": npz_file(X=second, y=np.array([0.0, 0.0, 1.0])),
         "QG_jets_2.npz": b"never requested",
     }
     _mirror(monkeypatch, "quark-gluon", server, files, **dict.fromkeys(files, 3))
@@ -152,7 +119,7 @@ def test_zjets_translates_the_constituents_back(server, monkeypatch):
     particles = np.zeros((2, 3, 4))
     particles[0, :2] = [[0.5, 0.1, -0.2, 0.1], [1.5, -0.05, 0.1, 0.0]]  # pt/100, dy, dphi, pid code
     particles[1, :3] = [[0.2, 0.0, 0.0, 1.3], [0.1, 0.2, 0.3, 0.3], [0.9, 0.0, 0.1, 0.4]]
-    content = _npz(
+    content = npz_file(
         gen_particles=particles, gen_jets=jets, gen_widths=np.array([0.1, 0.2]), gen_Zs=np.ones((2, 3))
     )
     _mirror(monkeypatch, "zjets", server, {"Herwig_Zjet_pTZ-200GeV_0.npz": content})
@@ -170,7 +137,7 @@ def test_zjets_translates_the_constituents_back(server, monkeypatch):
 
 
 def test_a_corrupted_download_leaves_the_cache_empty(server, monkeypatch, tmp_path):
-    good = _npz(X=np.zeros((1, 2, 4)), y=np.zeros(1))
+    good = npz_file(X=np.zeros((1, 2, 4)), y=np.zeros(1))
     _mirror(monkeypatch, "quark-gluon", server, {"QG_jets.npz": good})
     server.files["QG_jets.npz"] = good[:-8] + b"corrupt!"
     with pytest.raises(ChecksumError):
@@ -209,7 +176,7 @@ def test_registry_records(server):
 
 def test_official_splits_take_whole_files_and_generic_zjets_names(server, monkeypatch):
     names = ["QG_jets.npz"] + [f"QG_jets_{i}.npz" for i in range(1, 20)]
-    files = {name: _npz(X=np.full((1, 1, 4), i + 1.0), y=np.ones(1)) for i, name in enumerate(names)}
+    files = {name: npz_file(X=np.full((1, 1, 4), i + 1.0), y=np.ones(1)) for i, name in enumerate(names)}
     _mirror(monkeypatch, "quark-gluon", server, files, **dict.fromkeys(files, 1))
     val = load_quark_gluon(n_events=None, split="val", progress=False)
     assert server.names() == ["QG_jets_16.npz", "QG_jets_17.npz"] and val.meta["split"] == "val"
@@ -219,6 +186,6 @@ def test_official_splits_take_whole_files_and_generic_zjets_names(server, monkey
         load_quark_gluon(n_events=3, split="test", progress=False)
     with pytest.raises(ValueError, match="comes in splits"):
         load_top_tagging(None, progress=False)
-    content = _npz(gen_particles=np.zeros((1, 1, 4)), gen_jets=np.ones((1, 4)))
+    content = npz_file(gen_particles=np.zeros((1, 1, 4)), gen_jets=np.ones((1, 4)))
     _mirror(monkeypatch, "zjets", server, {"Herwig_Zjet_pTZ-200GeV_0.npz": content})
     assert load_zjets("data", n_events=1, progress=False).meta["generator"] == "herwig"
