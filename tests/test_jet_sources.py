@@ -62,6 +62,7 @@ def fake_file(path, name: str, n_jets: int, seed: int = 0, width: int = 6):
         "selection": {"pt_range_gev": list(spec.pt_range[:1]), "top_matching": None},
         "detector": None,
         "generator_version": pythia.GENERATOR_VERSION,
+        "detector_version": pythia.detector_version(spec.default_level),
         "package_version": "test",
     }
     path.parent.mkdir(parents=True, exist_ok=True)

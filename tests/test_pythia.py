@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from reps4lhc_tutor.data import cache, pythia
+from reps4lhc_tutor.data.detector import DETECTOR_VERSION, DetectorConfig
 
 needs_generators = pytest.mark.skipif(
     any(importlib.util.find_spec(module) is None for module in ("pythia8mc", "fastjet")),
@@ -96,7 +97,8 @@ def test_top_tagging_detector_level_and_zjets_smoke(tmp_path, capfd):
     assert arrays["constituents"].shape == (2, 200, 4) and arrays["constituents"].dtype == np.float32
     jet_pt = np.hypot(arrays["jets"][:, 1], arrays["jets"][:, 2])
     assert np.all((jet_pt > 550) & (jet_pt < 650))
-    assert meta["level"] == "detector" and meta["detector"]["track_efficiency"] == 0.9
+    assert meta["level"] == "detector" and meta["detector"]["bz"] == DetectorConfig().bz
+    assert meta["detector_version"] == DETECTOR_VERSION
 
     zjets = pythia.generate("zjets", 2, seed=1, out=tmp_path / "z.h5", progress=False)
     arrays, meta = pythia.read_generated(zjets)
@@ -138,6 +140,15 @@ def test_generated_path_depends_on_every_argument():
     assert pythia.generated_path("top-tagging", 10, level="detector") == pythia.generated_path(
         "top-tagging", 10
     )
+
+
+def test_detector_level_keys_change_with_the_detector_version(monkeypatch):
+    """A changed detector never reuses an old file; particle-level files do not depend on it."""
+    detector, particle = pythia.generated_path("top-tagging", 10), pythia.generated_path("quark-gluon", 10)
+    monkeypatch.setattr(pythia, "DETECTOR_VERSION", DETECTOR_VERSION + 1)
+    assert pythia.generated_path("top-tagging", 10) != detector
+    assert pythia.generated_path("quark-gluon", 10) == particle
+    assert pythia.detector_version("particle") is None
 
 
 @pytest.mark.parametrize(

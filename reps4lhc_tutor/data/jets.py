@@ -191,6 +191,7 @@ def _cached_generated(name: str, n_file: int | None, seed: int) -> Path | None:
         and file.metadata.get("seed") == seed
         and file.metadata.get("level") == level
         and file.metadata.get("generator_version") == pythia.GENERATOR_VERSION
+        and file.metadata.get("detector_version") == pythia.detector_version(level)
     }
     return found[max(found)] if found else None
 

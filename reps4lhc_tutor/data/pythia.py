@@ -52,7 +52,7 @@ from tqdm.auto import tqdm
 
 from ..physics import jets as jet_observables
 from .cache import atomic_write, cache_dir, cache_key
-from .detector import DetectorConfig, simulate_detector
+from .detector import DETECTOR_VERSION, DetectorConfig, simulate_detector
 
 __all__ = [
     "DATASETS",
@@ -61,6 +61,7 @@ __all__ = [
     "SHARD_JETS",
     "SUBSTRUCTURE",
     "JetDataset",
+    "detector_version",
     "estimated_seconds",
     "generate",
     "generated_path",
@@ -74,6 +75,13 @@ __all__ = [
 
 GENERATOR_VERSION = 1
 """Bump it whenever a change alters the generated jets: old files then stop matching their names."""
+
+
+def detector_version(level: str) -> int | None:
+    """The :data:`~reps4lhc_tutor.data.detector.DETECTOR_VERSION` a file at ``level`` depends on (None for
+    particle level): part of cache keys and metadata, so a changed detector never reuses an old file."""
+    return None if level == "particle" else DETECTOR_VERSION
+
 
 SHARD_JETS = 250
 """Jets per label in one shard: a few seconds of generation, the unit of parallel work."""
@@ -600,6 +608,8 @@ def generated_path(
     ``<name>-<key>.chunk<k>of<K>.h5``), the key depending on every argument that changes the content."""
     spec, level = _check_arguments(name, n_jets, seed, level, chunk)
     params = {"n_jets": n_jets, "seed": seed, "level": level, "generator_version": GENERATOR_VERSION}
+    if detector_version(level) is not None:  # particle-level keys stay as before the detector had a version
+        params["detector_version"] = detector_version(level)
     stem = f"{spec.name}-{cache_key(params)[:16]}"
     return cache_dir() / (f"{stem}.chunk{chunk[0]}of{chunk[1]}.h5" if chunk else f"{stem}.h5")
 
@@ -643,6 +653,7 @@ def _metadata(spec: JetDataset, n_jets: int, seed: int, level: str) -> dict[str,
         ),
         "shard_jets": SHARD_JETS,
         "generator_version": GENERATOR_VERSION,
+        "detector_version": detector_version(level),
         "package_version": __version__,
     }
 

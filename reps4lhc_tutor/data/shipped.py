@@ -3,7 +3,7 @@
 Each shipped file ``data/<name>.h5`` was written by :func:`~reps4lhc_tutor.data.pythia.generate` (the
 command is in the manifest). ``data/MANIFEST`` is YAML: per dataset the file's sha256 and size, its jet
 counts per label, a summary of the generator settings taken from the file's own HDF5 metadata, the exact
-command that regenerates it and the date the entry was written. ``reps4lhc data manifest`` writes it,
+command that regenerates it and the date the file was recorded. ``reps4lhc data manifest`` writes it,
 ``reps4lhc data manifest --check`` compares it with the files, and :func:`shipped_path` verifies a file's
 sha256 against it before any loader reads the file.
 
@@ -17,6 +17,7 @@ Colab) does not carry ``data/``; there :func:`shipped_dir` raises an error that 
 from __future__ import annotations
 
 import datetime
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -115,11 +116,12 @@ def _summary(metadata: dict[str, Any]) -> dict[str, Any]:
     lines left out), selection, level, detector and versions."""
     common = ("Print:", "Next:", "Random:")
     detector = metadata["detector"]
+    defaults = json.loads(json.dumps(vars(DetectorConfig())))  # as the file stores them: tuples become lists
     return {
         "generator": metadata["generator"],
         "clustering": metadata["clustering"],
         "level": metadata["level"],
-        "detector": "DetectorConfig() defaults" if detector == vars(DetectorConfig()) else detector,
+        "detector": "DetectorConfig() defaults" if detector == defaults else detector,
         "seed": metadata["seed"],
         "selection": {key: value for key, value in metadata["selection"].items() if value is not None},
         "process_settings": {
@@ -127,6 +129,7 @@ def _summary(metadata: dict[str, Any]) -> dict[str, Any]:
             for label, lines in metadata["settings"].items()
         },
         "generator_version": metadata["generator_version"],
+        "detector_version": metadata.get("detector_version"),
         "package_version": metadata["package_version"],
     }
 
@@ -185,11 +188,16 @@ def write_manifest(folder: Path | None = None) -> Path:
     """
     folder = _folder() if folder is None else Path(folder)
     today = datetime.datetime.now(datetime.UTC).date().isoformat()
-    entries = {
-        name: {**manifest_entry(folder / shipped_file(name)), _DATED: today}
-        for name in DATASETS
-        if (folder / shipped_file(name)).is_file()
-    }
+    try:  # an unchanged file keeps the date it was first recorded on
+        old = read_manifest(folder) if (folder / MANIFEST).is_file() else {}
+    except ShippedDataError:
+        old = {}
+    entries = {}
+    for name in DATASETS:
+        if (folder / shipped_file(name)).is_file():
+            entry = manifest_entry(folder / shipped_file(name))
+            same = old.get(name, {}).get("sha256") == entry["sha256"]
+            entries[name] = {**entry, _DATED: old[name].get(_DATED, today) if same else today}
     if not entries:
         raise FileNotFoundError(f"{folder} holds none of {', '.join(map(shipped_file, DATASETS))}.")
     path = folder / MANIFEST
