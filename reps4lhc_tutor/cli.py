@@ -8,6 +8,7 @@ stderr.
 from __future__ import annotations
 
 import argparse
+import datetime
 import inspect
 import os
 import sys
@@ -18,7 +19,7 @@ import nbformat
 
 from .assignments import build_all, verify_assignment, write_ci_notebooks
 from .config import active_profile
-from .data import pythia, shipped
+from .data import pythia, reference, shipped
 from .data.cache import DATA_ENV, CachedFile, CacheError, cache_dir, cached_files
 from .data.loaders import AMPLITUDE_PROCESSES, load_amplitudes
 from .data.registry import OFFICIAL, local_path
@@ -296,6 +297,32 @@ def _data_merge(args: argparse.Namespace, root: Path | None) -> int:
     return 0
 
 
+REFERENCE_TABLE = Path("book/_generated/top_tagging_reference.md")
+"""The table of the book's data page: our top-tagging jets beside the official set (``data compare``)."""
+
+
+def _data_compare(args: argparse.Namespace, root: Path) -> int:
+    path = pythia.generated_path("top-tagging", args.n, args.seed)
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"no generated top-tagging file of {args.n} jets with seed {args.seed} ({path}); make it with "
+            f"`reps4lhc data generate top-tagging --n {args.n} --seed {args.seed}`."
+        )
+    columns, metadata = pythia.read_generated(path)
+    print(f"measuring {args.n} jets of {path.name} (a few minutes: N-subjettiness and a BDT) ...", flush=True)
+    measured = reference.measure_top_tagging(columns["constituents"], columns["labels"], seed=args.seed)
+    provenance = (
+        f"Measured by `reps4lhc data compare --n {args.n} --seed {args.seed}` on {args.n} generated jets "
+        f"({metadata['generator']}, detector version {metadata.get('detector_version')}, seed {args.seed}; "
+        f"the BDT trains on half and is tested on the other half) on {datetime.date.today().isoformat()}.\n\n"
+    )
+    out = root / REFERENCE_TABLE
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(provenance + reference.comparison_table(measured))
+    print(f"wrote {out}")
+    return 0
+
+
 def _count(minimum: int) -> Callable[[str], int]:
     """An argparse type: an integer >= ``minimum``."""
 
@@ -372,7 +399,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     ci.set_defaults(handler=_assignments_ci)
 
-    data = commands.add_parser("data", help="list | generate | merge | manifest: datasets and the data cache")
+    data = commands.add_parser(
+        "data", help="list | generate | merge | manifest | compare: datasets and the data cache"
+    )
     data_commands = data.add_subparsers(dest="action", required=True, metavar="ACTION")
     listing = data_commands.add_parser("list", help="show the available datasets and the cached files")
     listing.set_defaults(handler=_data_list, needs_root=False)
@@ -438,6 +467,15 @@ def _parser() -> argparse.ArgumentParser:
     )
     manifest.add_argument("--check", action="store_true", help="only report where it differs from the files")
     manifest.set_defaults(handler=_data_manifest, needs_root=False)
+    compare = data_commands.add_parser(
+        "compare",
+        help=f"measure generated top-tagging jets against the official set's facts ({REFERENCE_TABLE})",
+    )
+    compare.add_argument(
+        "--n", type=_count(2), default=100_000, help="jets of the generated file (%(default)s)"
+    )
+    compare.add_argument("--seed", type=_count(0), default=0, help="seed of the generated file (default: 0)")
+    compare.set_defaults(handler=_data_compare)
     return parser
 
 
