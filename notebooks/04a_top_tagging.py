@@ -520,7 +520,7 @@ def scan_epochs(epochs: int, n: int) -> int:
     return max(epochs // 2, round(epochs * min(1.0, n_train / n)))
 
 
-# The scan compares at eps_S = 0.5, where about a hundred QCD test jets pass the cut (at 0.3 only a few dozen).
+# The scan compares at eps_S = 0.5, where about a hundred QCD test jets pass the cut (at 0.3: a few dozen).
 scan_names = ["BDT (observables)", *list(contenders)[:3]]  # the BDT, the MLP, deep sets, the transformer
 # The transformer costs four times deep sets per jet: it is scanned up to the main training size only.
 largest = {name: n_train if name.startswith("transformer") else max(scan_sizes) for name in scan_names}
