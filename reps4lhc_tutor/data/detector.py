@@ -332,9 +332,8 @@ def _energy_flow(
     abs_centre = np.abs(0.5 * (low + high))
     sigma = calorimeter_resolution(calo.resolution, true_energy, abs_centre)
     measured = _log_normal(true_energy, sigma, rng)
-    sigma = calorimeter_resolution(
-        calo.resolution, measured, abs_centre
-    )  # SimpleCalorimeter.cc re-evaluates it
+    # SimpleCalorimeter.cc evaluates the width again at the smeared energy, for the thresholds and after.
+    sigma = calorimeter_resolution(calo.resolution, measured, abs_centre)
     measured = np.where(
         (measured < calo.energy_min) | (measured < config.significance_min * sigma), 0.0, measured
     )
