@@ -170,10 +170,23 @@ class DetectorConfig:
                 raise ValueError(f"{name}: segments need growing |eta| edges, widths > 0, phi cells >= 1.")
 
 
+def _region(table: tuple[tuple[float, ...], ...], abs_eta: NDArray[np.float64]) -> NDArray[np.int64]:
+    """The row of ``table`` whose |eta| region holds each point: the first with ``abs_eta <= abs_eta_max``
+    (the card's ``abs(eta) <= edge`` terms); ``len(table)`` beyond the last edge."""
+    return np.searchsorted([row[0] for row in table], abs_eta, side="left")
+
+
+def _coefficients(table: tuple[tuple[float, ...], ...], abs_eta: NDArray[np.float64]) -> NDArray[np.float64]:
+    """The coefficients (a row without its edge) of each point's region, ``(columns, points...)``; zeros
+    beyond the last edge, where the card's formulas are zero too."""
+    rows = np.array([row[1:] for row in table] + [(0.0,) * (len(table[0]) - 1)])
+    return np.moveaxis(rows[_region(table, abs_eta)], -1, 0)
+
+
 def tracking_efficiency(table: EfficiencyTable, pt: ArrayLike, abs_eta: ArrayLike) -> NDArray[np.float64]:
     """The probability to reconstruct a track, ``(particles,)``, from a card efficiency table."""
     pt, abs_eta = np.broadcast_arrays(np.asarray(pt, np.float64), np.asarray(abs_eta, np.float64))
-    region = np.searchsorted([row[0] for row in table], abs_eta, side="left")  # first row with |eta| <= edge
+    region = _region(table, abs_eta)
     efficiency = np.zeros(pt.shape)
     for k, (_, steps) in enumerate(table):
         for pt_min, value in steps:  # the card's terms are (pt > pt_min && pt <= the next pt_min)
@@ -185,12 +198,8 @@ def track_resolution(table: TrackResolutionTable, pt: ArrayLike, abs_eta: ArrayL
     """The relative pT resolution ``sigma(pT) / pT``, ``(particles,)``; zero outside the table's |eta| and for
     pT <= 0.1 GeV, as in the card (no track is made there anyway)."""
     pt, abs_eta = np.broadcast_arrays(np.asarray(pt, np.float64), np.asarray(abs_eta, np.float64))
-    edges = np.array([row[0] for row in table])
-    region = np.searchsorted(edges, abs_eta, side="left")  # first region with abs_eta <= its edge
-    inside = region < len(table)
-    a = np.array([row[1] for row in table] + [0.0])[region]
-    b = np.array([row[2] for row in table] + [0.0])[region]
-    return np.where(inside & (pt > _RESOLUTION_PT_MIN), np.hypot(a, b * pt), 0.0)
+    a, b = _coefficients(table, abs_eta)
+    return np.where(pt > _RESOLUTION_PT_MIN, np.hypot(a, b * pt), 0.0)
 
 
 def calorimeter_resolution(
@@ -198,12 +207,8 @@ def calorimeter_resolution(
 ) -> NDArray[np.float64]:
     """The absolute energy resolution ``sigma(E)`` in GeV, ``(towers,)``; zero outside the table's |eta|."""
     energy, abs_eta = np.broadcast_arrays(np.asarray(energy, np.float64), np.asarray(abs_eta, np.float64))
-    edges = np.array([row[0] for row in table])
-    region = np.searchsorted(edges, abs_eta, side="left")
-    inside = region < len(table)
-    c, s, n = (np.array([row[k] for row in table] + [0.0])[region] for k in (1, 2, 3))
-    variance = (c * energy) ** 2 + s**2 * np.maximum(energy, 0.0) + n**2
-    return np.where(inside, np.sqrt(variance), 0.0)
+    c, s, n = _coefficients(table, abs_eta)
+    return np.sqrt((c * energy) ** 2 + s**2 * np.maximum(energy, 0.0) + n**2)
 
 
 @lru_cache(maxsize=8)  # called twice per calorimeter and event with the same few grids
