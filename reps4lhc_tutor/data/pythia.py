@@ -608,8 +608,9 @@ def generated_path(
     ``<name>-<key>.chunk<k>of<K>.h5``), the key depending on every argument that changes the content."""
     spec, level = _check_arguments(name, n_jets, seed, level, chunk)
     params = {"n_jets": n_jets, "seed": seed, "level": level, "generator_version": GENERATOR_VERSION}
-    if detector_version(level) is not None:  # particle-level keys stay as before the detector had a version
-        params["detector_version"] = detector_version(level)
+    version = detector_version(level)
+    if version is not None:  # particle-level keys stay as before the detector had a version
+        params["detector_version"] = version
     stem = f"{spec.name}-{cache_key(params)[:16]}"
     return cache_dir() / (f"{stem}.chunk{chunk[0]}of{chunk[1]}.h5" if chunk else f"{stem}.h5")
 
