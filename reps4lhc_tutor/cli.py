@@ -173,7 +173,8 @@ def _describe(metadata: dict) -> str:
 def _describe_jets(metadata: dict) -> str:
     """One line saying what a generated jet file holds."""
     chunk = f", chunk {metadata['chunk'][0]} of {metadata['chunk'][1]}" if "chunk" in metadata else ""
-    what = f"{metadata['dataset']}, {metadata['n_jets']} jets, seed {metadata['seed']}"
+    unit = pythia.DATASETS[metadata["dataset"]].unit if metadata["dataset"] in pythia.DATASETS else "jets"
+    what = f"{metadata['dataset']}, {metadata['n_jets']} {unit}, seed {metadata['seed']}"
     return f"{what}, {metadata['level']} level{chunk}"
 
 
@@ -182,7 +183,8 @@ def _generated_status(name: str, files: list[CachedFile]) -> str:
     mine = [file for file in files if file.metadata is not None and file.metadata.get("dataset") == name]
     if not mine:
         return f"not generated (make it with `reps4lhc data generate {name} --n N`, on all cores)"
-    sizes = ", ".join(f"{file.metadata['n_jets']} jets seed {file.metadata['seed']}" for file in mine)
+    unit = pythia.DATASETS[name].unit
+    sizes = ", ".join(f"{file.metadata['n_jets']} {unit} seed {file.metadata['seed']}" for file in mine)
     count = f"{len(mine)} file{'' if len(mine) == 1 else 's'}"
     return f"{count} in the cache, {_size(sum(file.size for file in mine))}: {sizes}"
 
@@ -214,7 +216,7 @@ def _data_list(args: argparse.Namespace, root: Path | None) -> int:
         print(f"  {name}")
         print(f"    shipped    {shipped.shipped_status(name)}")
         print(f"    generated  {_generated_status(name, jet_files)}")
-        print(f"    official   {_official_status(name)}")
+        print(f"    official   {_official_status(name) if name in OFFICIAL else 'none (no public dataset)'}")
     total = sum(file.size for file in files)
     count = f"{len(files)} file{'' if len(files) == 1 else 's'}"
     print(f"Cache folder {cache_dir()} (set ${DATA_ENV} to move it): {count}, {_size(total)}")
@@ -437,10 +439,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     amplitudes.set_defaults(handler=_data_generate_amplitudes, needs_root=False)
     for name, spec in pythia.DATASETS.items():
-        jets = generate_kinds.add_parser(
-            name, help=f"{' vs '.join(spec.label_names)} jets from Pythia 8 + FastJet (data.pythia.generate)"
+        what = (
+            "Z -> mu mu + jets events" if spec.kind == "events" else f"{' vs '.join(spec.label_names)} jets"
         )
-        jets.add_argument("--n", type=_count(1), required=True, help="jets in all, split over the two labels")
+        jets = generate_kinds.add_parser(name, help=f"{what} from Pythia 8 + FastJet (data.pythia.generate)")
+        count = "events" if spec.kind == "events" else "jets in all, split over the two labels"
+        jets.add_argument("--n", type=_count(1), required=True, help=count)
         jets.add_argument(
             "--jobs",
             type=_count(1),
@@ -455,7 +459,7 @@ def _parser() -> argparse.ArgumentParser:
             jets.add_argument(
                 "--level",
                 choices=["particle", "detector"],
-                help=f"constituents before or after the detector model (default: {spec.default_level})",
+                help=f"particles before or after the detector model (default: {spec.default_level})",
             )
         jets.set_defaults(handler=_data_generate_jets, needs_root=False, level=None)
     merge = data_commands.add_parser("merge", help="join the chunk files of one generated jet dataset")

@@ -188,7 +188,7 @@ def test_generated_uses_the_cached_file_and_generates_only_when_asked(folders, m
     calls = []
     monkeypatch.setattr(pythia, "missing_generator", lambda: None)  # the recorder below needs no Pythia
 
-    def generate(name, n_jets, seed, *, jobs, progress):
+    def generate(name, n_jets, seed, *, jobs, level, progress):
         calls.append((name, n_jets, seed))
         return fake_file(pythia.generated_path(name, n_jets, seed), name, n_jets, seed)
 
@@ -239,7 +239,7 @@ def test_auto_announces_then_generates_when_pythia_is_there(folders, offline, mo
     monkeypatch.setattr(pythia, "missing_generator", lambda: None)
     printed_before = []
 
-    def generate(name, n_jets, seed, *, jobs, progress):
+    def generate(name, n_jets, seed, *, jobs, level, progress):
         printed_before.append(capsys.readouterr().out)
         return fake_file(pythia.generated_path(name, n_jets, seed), name, n_jets, seed)
 

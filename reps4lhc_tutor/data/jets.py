@@ -175,12 +175,13 @@ def _reachable(url: str, timeout: float = REACHABLE_TIMEOUT) -> bool:
         return False
 
 
-def _cached_generated(name: str, n_file: int | None, seed: int) -> Path | None:
-    """The cached generated file of ``name`` with ``n_file`` jets (None: the largest) and ``seed``, if any."""
+def _cached_generated(name: str, n_file: int | None, seed: int, level: str | None = None) -> Path | None:
+    """The cached generated file of ``name`` with ``n_file`` records (None: the largest), ``seed`` and
+    ``level`` (None: the dataset's default), if any."""
     if n_file is not None:
-        path = pythia.generated_path(name, n_file, seed)
+        path = pythia.generated_path(name, n_file, seed, level)
         return path if path.is_file() else None
-    level = pythia.DATASETS[name].default_level
+    level = pythia.DATASETS[name].default_level if level is None else level
     found = {
         file.metadata["n_jets"]: file.path
         for file in cached_files()
@@ -196,9 +197,11 @@ def _cached_generated(name: str, n_file: int | None, seed: int) -> Path | None:
     return found[max(found)] if found else None
 
 
-def _generated_file(n_file: int | None, name: str, seed: int, *, progress: bool) -> Path:
+def _generated_file(
+    n_file: int | None, name: str, seed: int, *, progress: bool, level: str | None = None
+) -> Path:
     """The generated file to read: cached, else made now when ``n_file`` says how large."""
-    path = _cached_generated(name, n_file, seed)
+    path = _cached_generated(name, n_file, seed, level)
     if path is not None:
         return path
     if n_file is None:
@@ -210,54 +213,69 @@ def _generated_file(n_file: int | None, name: str, seed: int, *, progress: bool)
     missing = pythia.missing_generator()
     if missing is not None:
         raise ImportError(
-            f"generating {n_file} {name} jets here needs Pythia 8 and FastJet ({missing} is missing): "
+            f"generating {n_file} {name} {pythia.DATASETS[name].unit} here needs Pythia 8 and FastJet "
+            f"({missing} is missing): "
             f'pip install "reps4lhc_tutor[data]", or use source="shipped" or "official".',
             name=missing,
         )
-    print(pythia.generation_notice(name, n_file, seed, jobs), flush=True)
-    return pythia.generate(name, n_file, seed, jobs=jobs, progress=progress)
+    print(pythia.generation_notice(name, n_file, seed, jobs, level=level), flush=True)
+    return pythia.generate(name, n_file, seed, jobs=jobs, level=level, progress=progress)
 
 
-def _auto(name: str, first_official: RemoteFile, n_file: int | None, seed: int) -> _Choice:
+def _auto(
+    name: str, first_official: RemoteFile | None, n_file: int | None, seed: int, level: str | None = None
+) -> _Choice:
     """The source ``source="auto"`` takes, in the order of the module docstring, and why."""
     if active_profile() == "ci":
         return _Choice("shipped", "the ci profile uses shipped data only")
-    local = local_path(official_dataset(name), first_official)
-    if local.is_file():
-        return _Choice("official", f"cached in {local.parent}")
-    if _reachable(first_official.url):
-        return _Choice("official", f"{urllib.parse.urlsplit(first_official.url).hostname} is reachable")
-    if (path := _cached_generated(name, n_file, seed)) is not None:
-        return _Choice("generated", f"official server unreachable; cached {path.name}")
+    unit = pythia.DATASETS[name].unit
+    if first_official is None:
+        no_official = "there is no official dataset"
+    else:
+        local = local_path(official_dataset(name), first_official)
+        if local.is_file():
+            return _Choice("official", f"cached in {local.parent}")
+        if _reachable(first_official.url):
+            return _Choice("official", f"{urllib.parse.urlsplit(first_official.url).hostname} is reachable")
+        no_official = "official server unreachable"
+    if (path := _cached_generated(name, n_file, seed, level)) is not None:
+        return _Choice("generated", f"{no_official}; cached {path.name}")
     if n_file is None:
         return _Choice(
             "shipped",
-            "official server unreachable, no generated file in the cache, and without n_events the size "
-            "to generate is unknown",
+            f"{no_official}, no generated file in the cache, and without n_events the size to generate is "
+            "unknown",
         )
     missing = pythia.missing_generator()
     if missing is None:
         return _Choice(
             "generated",
-            f"official server unreachable and no generated file of {n_file} jets in the cache; "
-            "pythia8mc and fastjet are installed, so they are generated now",
+            f"{no_official} and no generated file of {n_file} {unit} in the cache; pythia8mc and fastjet "
+            "are installed, so they are generated now",
         )
     return _Choice(
         "shipped",
-        f"official server unreachable, no generated file of {n_file} jets in the cache, and {missing} "
-        "cannot be imported to generate one",
+        f"{no_official}, no generated file of {n_file} {unit} in the cache, and {missing} cannot be "
+        "imported to generate one",
     )
 
 
-def _choose(name: str, source: str, first_official: RemoteFile, n_file: int | None, seed: int) -> _Choice:
+def _choose(
+    name: str,
+    source: str,
+    first_official: RemoteFile | None,
+    n_file: int | None,
+    seed: int,
+    level: str | None = None,
+) -> _Choice:
     """Resolve ``source="auto"`` (module docstring) and print the choice; other sources pass through.
 
-    ``first_official`` is the first official file the call needs, ``n_file`` the size of the generated
-    file it would read (None: any).
+    ``first_official`` is the first official file the call needs (None: the dataset has none), ``n_file``
+    the size of the generated file it would read (None: any), ``level`` its level (None: the default).
     """
     if source != "auto":
         return _Choice(source)
-    choice = _auto(name, first_official, n_file, seed)
+    choice = _auto(name, first_official, n_file, seed, level)
     print(f"{name}: source='auto' -> {choice.source!r} ({choice.reason})", flush=True)
     return choice
 
@@ -268,14 +286,14 @@ def _choose(name: str, source: str, first_official: RemoteFile, n_file: int | No
 
 
 def _local_file(
-    name: str, source: str, n_file: int | None, seed: int, progress: bool
+    name: str, source: str, n_file: int | None, seed: int, progress: bool, level: str | None = None
 ) -> tuple[Path, dict[str, Any]]:
     """The verified shipped file or the generated file, with what ``meta`` should record about it."""
     if source == "shipped":
         path = shipped.shipped_path(name)
         entry = shipped.read_manifest(path.parent)[name]
         return path, {"file": str(path), "sha256": entry["sha256"], "command": entry["command"]}
-    path = _generated_file(n_file, name, seed, progress=progress)
+    path = _generated_file(n_file, name, seed, progress=progress, level=level)
     return path, {"file": str(path)}
 
 
@@ -285,10 +303,12 @@ def _take(
     n_events: int | None,
     what: str,
     shortfall: Callable[[int, int, str], None] | None = None,
+    unit: str = "jets",
 ) -> tuple[dict[str, NDArray[Any]], int]:
-    """The ``split`` part of every column (first axis: jets), cut to the first ``n_events`` jets.
+    """The ``split`` part of every column (first axis: records, ``unit`` in messages), cut to the first
+    ``n_events`` records.
 
-    With fewer jets than ``n_events`` it raises, or, if ``shortfall`` is given, calls
+    With fewer records than ``n_events`` it raises, or, if ``shortfall`` is given, calls
     ``shortfall(n_events, available, where)`` and takes them all.
     """
     n_total = len(next(iter(columns.values())))
@@ -301,7 +321,7 @@ def _take(
             else f"the {split!r} split ({SPLIT_FRACTIONS[SPLITS.index(split)]:g}) of {what}"
         )
         if shortfall is None:
-            raise _too_few(n_events, available, where)
+            raise _too_few(n_events, available, where, unit)
         shortfall(n_events, available, where)
         n_events = available
     n = available if n_events is None else n_events
@@ -314,9 +334,11 @@ def _small_sample_warner(
     """A ``shortfall`` for :func:`_take` that warns why ``source="auto"`` took the small shipped sample and
     how to get the full size."""
 
+    unit = pythia.DATASETS[name].unit
+
     def warn(n_events: int, available: int, where: str) -> None:
         if active_profile() == "ci":
-            fix = f"ask for at most {available} jets at the ci profile, or run at the cpu or gpu profile"
+            fix = f"ask for at most {available} {unit} at the ci profile, or run at the cpu or gpu profile"
         else:
             command = f"reps4lhc data generate {name} --n {n_file} --seed {seed}"
             fix = (
@@ -324,9 +346,10 @@ def _small_sample_warner(
                 f"access (the official dataset), or make them ahead of time with `{command}`"
             )
         message = (
-            f"{name}: n_events={n_events} but {where} holds only {available} jets; using those {available}. "
+            f"{name}: n_events={n_events} but {where} holds only {available} {unit}; "
+            f"using those {available}. "
             f"source='auto' took the shipped sample because {reason}. Results will be noisier than the "
-            f"bands the notebook quotes for the full size. To get {n_events} jets: {fix}."
+            f"bands the notebook quotes for the full size. To get {n_events} {unit}: {fix}."
         )
         warnings.warn(message, SmallSampleWarning, stacklevel=5)
 
@@ -413,8 +436,8 @@ def _check_available(n_events: int | None, files: tuple[RemoteFile, ...], what: 
         raise _too_few(n_events, available, what)
 
 
-def _too_few(n_events: int, found: int, what: str) -> ValueError:
-    return ValueError(f"n_events={n_events} but {what} holds only {found} jets; ask for at most {found}.")
+def _too_few(n_events: int, found: int, what: str, unit: str = "jets") -> ValueError:
+    return ValueError(f"n_events={n_events} but {what} holds only {found} {unit}; ask for at most {found}.")
 
 
 def _leading(

@@ -51,6 +51,7 @@ from numpy.typing import NDArray
 from tqdm.auto import tqdm
 
 from ..physics import jets as jet_observables
+from ..physics import lorentz
 from .cache import atomic_write, cache_dir, cache_key
 from .detector import DETECTOR_VERSION, DetectorConfig, simulate_detector
 
@@ -104,8 +105,8 @@ class JetDataset:
     """How one dataset is generated and selected."""
 
     name: str
-    samples: tuple[tuple[str, ...], ...]  # the Pythia settings of label 0, label 1
-    label_names: tuple[str, str]
+    samples: tuple[tuple[str, ...], ...]  # the Pythia settings of label 0, label 1, ...
+    label_names: tuple[str, ...]
     radius: float  # anti-kT R
     pt_range: tuple[float, float]  # GeV
     abs_max: float  # the |eta| (or |y|) cut on the jet axis
@@ -115,7 +116,32 @@ class JetDataset:
     default_level: str  # "particle", "detector" or "both"
     with_pid: bool
     substructure: bool = False  # store the observables of :func:`substructure` per level
+    kind: str = "jets"  # "jets": a record per selected jet; "events": a record per event (zmumu)
 
+    @property
+    def unit(self) -> str:
+        """What one record of the dataset is, for messages: ``"jets"`` or ``"events"``."""
+        return self.kind
+
+
+_ZMUMU = (
+    "Beams:eCM = 13000.",  # LHC Run 2, as the Z + jets studies of generative networks
+    "WeakBosonAndParton:qqbar2gmZg = on",
+    "WeakBosonAndParton:qg2gmZq = on",
+    "WeakZ0:gmZmode = 0",  # full gamma*/Z interference
+    "23:onMode = off",
+    "23:onIfAny = 13",
+    "23:mMin = 66.",  # the usual Z window on the gamma*/Z mass
+    "23:mMax = 116.",
+    "PhaseSpace:pTHatMin = 15.",  # below the 20 GeV jet threshold, so that the shower can lift jets over it
+    "PartonLevel:MPI = off",  # no underlying event: ten times faster, so million-event truth is affordable
+)
+
+MAX_JETS = 6
+"""Jets stored per ``zmumu`` event (pT-ordered, zero-padded); ``n_jets`` counts them all."""
+
+MUON_DRESSING_RADIUS = 0.1
+"""Photons within this Delta R of a Z muon are added to it: a "dressed" muon, as at particle level."""
 
 _TOP_PHASE_SPACE = ("PartonLevel:MPI = off", "PhaseSpace:pTHatMin = 500.", "PhaseSpace:pTHatMax = 700.")
 _ZJET = (*_Z_TO_NUNU, "WeakBosonAndParton:qg2gmZq = on", "WeakBosonAndParton:qqbar2gmZg = on")
@@ -183,6 +209,20 @@ DATASETS: dict[str, JetDataset] = {
         default_level="both",
         with_pid=True,
         substructure=True,
+    ),
+    "zmumu": JetDataset(
+        name="zmumu",
+        samples=(_ZMUMU,),
+        label_names=("zmumu",),
+        radius=0.4,
+        pt_range=(20.0, float("inf")),
+        abs_max=4.5,
+        use_rapidity=False,
+        jets_per_event=MAX_JETS,
+        max_constituents=0,
+        default_level="particle",
+        with_pid=False,
+        kind="events",
     ),
 }
 """The datasets :func:`generate` makes, by name."""
@@ -252,13 +292,18 @@ def _stdout_to_devnull() -> Iterator[None]:
         os.close(saved)
 
 
-def _final_state(event: Any) -> tuple[NDArray[np.float64], NDArray[np.int32], NDArray[np.float64]]:
-    """The stable visible particles of a Pythia event: four-vectors ``(n, 4)``, PDG ids, charges."""
+def _final_state(
+    event: Any,
+) -> tuple[NDArray[np.float64], NDArray[np.int32], NDArray[np.float64], NDArray[np.int64]]:
+    """The stable visible particles of a Pythia event: four-vectors ``(n, 4)``, PDG ids, charges and their
+    indices in the event record."""
     rows = [
-        (p.e(), p.px(), p.py(), p.pz(), p.id(), p.charge()) for p in event if p.isFinal() and p.isVisible()
+        (p.e(), p.px(), p.py(), p.pz(), p.id(), p.charge(), p.index())
+        for p in event
+        if p.isFinal() and p.isVisible()
     ]
-    table = np.array(rows, dtype=np.float64).reshape(-1, 6)
-    return table[:, :4], table[:, 4].astype(np.int32), table[:, 5]
+    table = np.array(rows, dtype=np.float64).reshape(-1, 7)
+    return table[:, :4], table[:, 4].astype(np.int32), table[:, 5], table[:, 6].astype(np.int64)
 
 
 def _hadronic_top_quarks(event: Any) -> list[NDArray[np.float64]]:
@@ -355,6 +400,99 @@ def _event_jets(
     return records
 
 
+def _z_muons(event: Any) -> list[int]:
+    """Event-record indices of the final copies of the two muons from the gamma*/Z decay."""
+    for i in range(event.size() - 1, -1, -1):  # the last Z copy is the one that decays
+        if event[i].id() == 23:
+            return [event[event[j].iBotCopyId()].index() for j in event[i].daughterList()]
+    raise RuntimeError("a zmumu event without a gamma*/Z: the process settings are wrong.")
+
+
+def _detector_muons(p: NDArray[np.float64], pid: NDArray[np.int32]) -> NDArray[np.int64] | None:
+    """Indices of the two leading opposite-sign muon tracks among detector objects, or None."""
+    muons = np.flatnonzero(np.abs(pid) == 13)
+    muons = muons[np.argsort(-np.hypot(p[muons, 1], p[muons, 2]), kind="stable")]
+    for second in muons[1:]:
+        if pid[second] == -pid[muons[0]]:
+            return np.array([muons[0], second])
+    return None
+
+
+def _dressed(
+    p: NDArray[np.float64], pid: NDArray[np.int32], muons: NDArray[np.int64]
+) -> tuple[NDArray[np.float64], NDArray[np.bool_]]:
+    """The muons ``(2, 4)`` with every photon within :data:`MUON_DRESSING_RADIUS` added to the nearer muon,
+    and the mask ``(particles,)`` of what remains for jet clustering (neither muons nor their photons)."""
+    rest = np.ones(len(p), bool)
+    rest[muons] = False
+    dressed = p[muons].copy()
+    photons = np.flatnonzero((pid == 22) & rest)
+    if photons.size:
+        distance = np.stack([lorentz.delta_r(p[photons], muon) for muon in p[muons]])  # (2, photons)
+        nearer = np.argmin(distance, axis=0)
+        close = distance.min(axis=0) < MUON_DRESSING_RADIUS
+        for k in (0, 1):
+            dressed[k] += p[photons[close & (nearer == k)]].sum(axis=0)
+        rest[photons[close]] = False
+    return dressed, rest
+
+
+def _event_record(
+    spec: JetDataset,
+    fastjet: Any,
+    p: NDArray[np.float64],
+    pid: NDArray[np.int32],
+    muons: NDArray[np.int64],
+    *,
+    dress: bool,
+) -> dict[str, NDArray] | None:
+    """One ``zmumu`` event's columns, or None if no jet passes the cuts.
+
+    ``muons`` are the indices of the two Z muons in ``p`` ``(objects, 4)``; with ``dress`` (particle level)
+    photons around them are added to them; every other object is clustered into jets.
+    """
+    if dress:
+        muon_p4, rest = _dressed(p, pid, muons)
+    else:
+        muon_p4, rest = p[muons], np.ones(len(p), bool)
+        rest[muons] = False
+    _sequence, jets = _cluster(fastjet, p[rest], spec.radius)  # the sequence owns the jets
+    selected = [jet for jet in jets if _passes(spec, jet)]
+    if not selected:
+        return None
+    jet_p4 = np.zeros((MAX_JETS, 4), np.float32)
+    for k, jet in enumerate(selected[:MAX_JETS]):
+        jet_p4[k] = (jet.e(), jet.px(), jet.py(), jet.pz())
+    order = np.argsort(-lorentz.pt(muon_p4), kind="stable")
+    return {
+        "muons": muon_p4[order].astype(np.float32),
+        "muon_charges": np.where(pid[muons[order]] > 0, -1, 1).astype(np.int8),  # PDG id 13 is the mu-
+        "jets": jet_p4,
+        "n_jets": np.array(len(selected), np.int16),
+    }
+
+
+def _zmumu_record(
+    spec: JetDataset,
+    fastjet: Any,
+    event: Any,
+    objects: dict[str, tuple[NDArray[np.float64], NDArray[np.int32]]],
+    index: NDArray[np.int64],
+) -> dict[str, NDArray] | None:
+    """The record of a ``zmumu`` event at its one level, or None if it fails the selection.
+
+    Particle level: the Z muons of the event record, dressed. Detector level: the two leading opposite-sign
+    muon tracks (None if the detector lost a muon).
+    """
+    if "particle" in objects:
+        p, pid = objects["particle"]
+        muons = np.searchsorted(index, _z_muons(event))  # index is sorted: particles in record order
+        return _event_record(spec, fastjet, p, pid, muons, dress=True)
+    p, pid = objects["detector"]
+    muons = _detector_muons(p, pid)
+    return None if muons is None else _event_record(spec, fastjet, p, pid, muons, dress=False)
+
+
 def _veto_heavy_quark(pythia: Any) -> bool:
     """True if the hard process made a c or b quark (the quark sample keeps u, d, s jets only)."""
     return any(abs(pythia.process[i].id()) in (4, 5) for i in range(5, pythia.process.size()))
@@ -432,11 +570,19 @@ def _run(task: _Task) -> dict[str, NDArray]:
             continue
         if spec.name == "quark-gluon" and task.label == 1 and _veto_heavy_quark(pythia):
             continue
-        p, pid, charge = _final_state(pythia.event)
+        p, pid, charge, index = _final_state(pythia.event)
         objects = {"particle": (p, pid)}
         if "detector" in levels:
             objects["detector"] = simulate_detector(p, pid, charge, detector_rng, DetectorConfig())
         objects = {level: objects[level] for level in levels}
+        if spec.kind == "events":
+            record = _zmumu_record(spec, fastjet, pythia.event, objects, index)
+            if record is not None:
+                record["labels"] = np.array(task.label, np.int8)
+                jets.append(record)
+                if len(jets) == task.n_jets:
+                    return _columns(spec, jets, levels)
+            continue
         tops = _hadronic_top_quarks(pythia.event) if top_signal else None
         for record in _event_jets(spec, fastjet, objects, tops):
             record["labels"] = np.array(task.label, np.int8)
@@ -461,8 +607,10 @@ def _columns(spec: JetDataset, jets: list[dict[str, NDArray]], levels: tuple[str
 
 
 def _tasks(spec: JetDataset, n_jets: int, seed: int, level: str) -> list[_Task]:
-    """Every shard of a dataset of ``n_jets`` jets, split evenly over the labels (label 0 takes the rest)."""
-    per_label = [n_jets - n_jets // 2, n_jets // 2]
+    """Every shard of a dataset of ``n_jets`` records, split evenly over the labels (the first labels take
+    the rest)."""
+    labels = len(spec.samples)
+    per_label = [n_jets // labels + (label < n_jets % labels) for label in range(labels)]
     return [
         _Task(spec.name, shard, label, min(SHARD_JETS, count - start), seed, level)
         for label, count in enumerate(per_label)
@@ -501,7 +649,7 @@ def _check_arguments(
     return spec, _level(spec, level)
 
 
-JETS_PER_CORE_SECOND = {"top-tagging": 70.0, "quark-gluon": 15.0, "zjets": 45.0}
+JETS_PER_CORE_SECOND = {"top-tagging": 70.0, "quark-gluon": 15.0, "zjets": 45.0, "zmumu": 120.0}
 """Selected jets per second that one worker process makes, by dataset, at the dataset's default level.
 
 Measured on the development machine (AMD EPYC, Pythia 8.317, FastJet 3.5.2) as the CPU time of
@@ -589,14 +737,11 @@ def generation_notice(
     seconds = estimated_seconds(name, n_jets, jobs, chunk=chunk)
     workers = _workers(jobs, _selected_tasks(spec, n_jets, seed, checked_level, chunk))
     path = Path(out) if out is not None else generated_path(name, n_jets, seed, level, chunk)
-    what = (
-        f"{n_jets} {name} jets"
-        if chunk is None
-        else f"chunk {chunk[0]} of {chunk[1]} of {n_jets} {name} jets"
-    )
+    what = f"{n_jets} {name} {spec.unit}"
+    what = what if chunk is None else f"chunk {chunk[0]} of {chunk[1]} of {what}"
     return (
         f"Generating {what} with Pythia 8 + FastJet on {workers} worker process{'es' * (workers > 1)}: "
-        f"{_duration(seconds)} here (estimated from {JETS_PER_CORE_SECOND[name]:g} jets/s per core). "
+        f"{_duration(seconds)} here (estimated from {JETS_PER_CORE_SECOND[name]:g} {spec.unit}/s per core). "
         f"Writing {path}. To make it ahead of time, run: {_command(name, n_jets, seed, level, chunk, out)}"
     )
 
@@ -613,6 +758,17 @@ def generated_path(
         params["detector_version"] = version
     stem = f"{spec.name}-{cache_key(params)[:16]}"
     return cache_dir() / (f"{stem}.chunk{chunk[0]}of{chunk[1]}.h5" if chunk else f"{stem}.h5")
+
+
+_EVENT_LAYOUT = (
+    f"muons (events, 2, 4) float32 (E, px, py, pz) GeV, leading pT first; muon_charges (events, 2) int8; "
+    f"jets (events, {MAX_JETS}, 4) float32 (E, px, py, pz), pT-ordered, zero-padded; n_jets (events,) int16, "
+    "every jet passing the cuts; labels (events,) int8, all 0"
+)
+_MUON_SELECTION = {
+    "particle": f"the gamma*/Z decay muons, dressed with photons within Delta R < {MUON_DRESSING_RADIUS}",
+    "detector": "the two leading opposite-sign muon tracks; events with fewer are dropped",
+}
 
 
 def _metadata(spec: JetDataset, n_jets: int, seed: int, level: str) -> dict[str, Any]:
@@ -637,11 +793,14 @@ def _metadata(spec: JetDataset, n_jets: int, seed: int, level: str) -> dict[str,
             if np.isfinite(spec.pt_range[1])
             else [spec.pt_range[0], None],
             "abs_rapidity_max" if spec.use_rapidity else "abs_eta_max": spec.abs_max,
-            "leading_jets_per_event": spec.jets_per_event,
+            "leading_jets_per_event": spec.jets_per_event if spec.kind == "jets" else None,
             "top_matching": "b and W-decay quarks within Delta R < R" if spec.name == "top-tagging" else None,
+            "muons": _MUON_SELECTION[level] if spec.kind == "events" else None,
         },
         "detector": vars(DetectorConfig()) if level != "particle" else None,
-        "layout": (
+        "layout": _EVENT_LAYOUT
+        if spec.kind == "events"
+        else (
             f"constituents (jets, {spec.max_constituents}, 4) float32 (E, px, py, pz) GeV, pT-ordered, "
             "zero-padded; jets (jets, 4) float32; labels (jets,) int8"
             + ("; pid (jets, particles) int32, 0 for padding" if spec.with_pid else "")
@@ -704,10 +863,11 @@ def _assemble(results: dict[tuple[int, int], dict[str, NDArray]], seed: int) -> 
 
 
 def _execute(
-    tasks: list[_Task], jobs: int, desc: str, progress: bool
+    tasks: list[_Task], jobs: int, desc: str, progress: bool, unit: str
 ) -> dict[tuple[int, int], dict[str, NDArray]]:
     results = {}
-    with tqdm(total=sum(task.n_jets for task in tasks), desc=desc, unit="jet", disable=not progress) as bar:
+    total = sum(task.n_jets for task in tasks)
+    with tqdm(total=total, desc=desc, unit=unit.removesuffix("s"), disable=not progress) as bar:
         if jobs == 1:
             for task in tasks:
                 results[task.shard, task.label] = _run(task)
@@ -782,7 +942,7 @@ def generate(
         metadata["chunk"] = list(chunk)
     desc = spec.name if chunk is None else f"{spec.name} chunk {chunk[0]}/{chunk[1]}"
     # Big shards first, so that no worker is left with a long one at the end.
-    results = _execute(sorted(tasks, key=lambda task: -task.n_jets), jobs, desc, progress)
+    results = _execute(sorted(tasks, key=lambda task: -task.n_jets), jobs, desc, progress, spec.unit)
     if chunk is None:
         columns = _assemble(results, seed)
     else:

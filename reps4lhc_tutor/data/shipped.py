@@ -149,7 +149,7 @@ def manifest_entry(path: Path) -> dict[str, Any]:
         "file": Path(path).name,
         "sha256": file_digest(Path(path)),
         "size_bytes": Path(path).stat().st_size,
-        "n_jets": int(counts.sum()),
+        f"n_{DATASETS[metadata['dataset']].unit}": int(counts.sum()),
         "counts": {names[str(int(value))]: int(count) for value, count in zip(values, counts, strict=True)},
         "settings": _summary(metadata),
         "command": regeneration_command(metadata),

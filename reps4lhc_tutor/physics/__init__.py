@@ -9,15 +9,17 @@
 * :mod:`~reps4lhc_tutor.physics.noise` -- noise models for regression targets.
 * :mod:`~reps4lhc_tutor.physics.jets` -- jet substructure observables on zero-padded constituent arrays.
 * :mod:`~reps4lhc_tutor.physics.constituents` -- constituent features relative to the jet axis for taggers.
+* :mod:`~reps4lhc_tutor.physics.dimuon` -- invertible coordinates of Z -> mu mu + jets events for generators.
 * :mod:`~reps4lhc_tutor.physics.transformations` -- beam boosts and rotations, shears and SL(4) maps for
   symmetry probes.
 """
 
-from . import amplitudes, constituents, electroweak, jets, lorentz, noise, phasespace, transformations
+from . import amplitudes, constituents, dimuon, electroweak, jets, lorentz, noise, phasespace, transformations
 
 __all__ = [
     "amplitudes",
     "constituents",
+    "dimuon",
     "electroweak",
     "jets",
     "lorentz",
