@@ -1,9 +1,12 @@
 """Torch modules of the course, one model family per file."""
 
 from .bayesian import BayesianRegressor, VariationalLinear, sample_predictions, split_uncertainty
+from .cfm import MLPVelocity, TransformerVelocity, cfm_loss, cfm_sample, sample_ode
 from .deepsets import DeepSets
+from .diffusion import DDPM, ddpm_loss
 from .ensembles import EnsembleRegressor, repulsive_ensemble_loss
 from .evidential import EvidentialRegressor, NormalInverseGamma, evidential_loss
+from .flows import SplineFlow, flow_loss
 from .lgatr import LGATrRegressor
 from .lloca import LLoCaRegressor
 from .mlp import MLP
@@ -13,6 +16,7 @@ from .taggers import LGATrTagger
 from .transformer import ParticleTransformer
 
 __all__ = [
+    "DDPM",
     "MLP",
     "BayesianRegressor",
     "DeepSets",
@@ -23,12 +27,20 @@ __all__ = [
     "LGATrRegressor",
     "LGATrTagger",
     "LLoCaRegressor",
+    "MLPVelocity",
     "NormalInverseGamma",
     "ParticleTransformer",
+    "SplineFlow",
+    "TransformerVelocity",
     "VariationalLinear",
+    "cfm_loss",
+    "cfm_sample",
+    "ddpm_loss",
     "evidential_loss",
+    "flow_loss",
     "pool_particles",
     "repulsive_ensemble_loss",
+    "sample_ode",
     "sample_predictions",
     "split_uncertainty",
 ]
