@@ -29,6 +29,7 @@ from torch import nn
 from .diffusion import time_features
 from .mlp import MLP, _check_positive_int
 from .sets import check_particles
+from .transformer import encoder_blocks
 
 __all__ = ["ODE_METHODS", "MLPVelocity", "TransformerVelocity", "cfm_loss", "cfm_sample", "sample_ode"]
 
@@ -290,23 +291,8 @@ class TransformerVelocity(nn.Module):
         self.embed = nn.Linear(self.token_features, d_model)
         self.slot = nn.Embedding(self.max_tokens, d_model)
         self.time = MLP(1 + 2 * self.frequencies, d_model, (d_model,), nn.SiLU)
-        block = nn.TransformerEncoderLayer(
-            d_model,
-            num_heads,
-            dim_feedforward=_check_positive_int(mlp_ratio, "mlp_ratio") * d_model,
-            dropout=0.0,  # a regression target: every event counts
-            activation="gelu",
-            batch_first=True,
-            norm_first=True,  # pre-norm: stable without learning-rate warm-up
-        )
-        # enable_nested_tensor=False: the nested-tensor fast path exists only in eval mode and would make
-        # training and sampling take different code paths.
-        self.blocks = nn.TransformerEncoder(
-            block,
-            _check_positive_int(num_layers, "num_layers"),
-            norm=nn.LayerNorm(d_model),
-            enable_nested_tensor=False,
-        )
+        self.blocks = encoder_blocks(d_model, num_heads, num_layers, mlp_ratio, dropout=0.0)  # no dropout:
+        # a regression target, every event counts
         self.head = nn.Linear(d_model, self.token_features)
 
     def forward(self, x: torch.Tensor, t: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:

@@ -15,7 +15,34 @@ from torch import nn
 from .mlp import MLP, _check_positive_int
 from .sets import check_particles, check_pooling, pool_particles
 
-__all__ = ["ParticleTransformer"]
+__all__ = ["ParticleTransformer", "encoder_blocks"]
+
+
+def encoder_blocks(
+    d_model: int, num_heads: int, num_layers: int, mlp_ratio: int, dropout: float
+) -> nn.TransformerEncoder:
+    """``num_layers`` pre-norm transformer encoder blocks (GELU, batch first) with a final LayerNorm.
+
+    Maps ``(batch, tokens, d_model)`` to the same shape; pass ``src_key_padding_mask`` (True where a token is
+    padding) to keep padded tokens out of the attention.
+    """
+    block = nn.TransformerEncoderLayer(
+        d_model,
+        num_heads,
+        dim_feedforward=_check_positive_int(mlp_ratio, "mlp_ratio") * d_model,
+        dropout=dropout,
+        activation="gelu",
+        batch_first=True,
+        norm_first=True,  # pre-norm: stable without learning-rate warm-up
+    )
+    # enable_nested_tensor=False: the nested-tensor fast path only exists in eval mode and would make
+    # training and evaluation take different code paths.
+    return nn.TransformerEncoder(
+        block,
+        _check_positive_int(num_layers, "num_layers"),
+        norm=nn.LayerNorm(d_model),
+        enable_nested_tensor=False,
+    )
 
 
 class ParticleTransformer(nn.Module):
@@ -70,23 +97,7 @@ class ParticleTransformer(nn.Module):
             raise ValueError(f"num_heads={num_heads} must divide d_model={d_model}.")
         self.pooling = check_pooling(pooling)
         self.embed = nn.Linear(in_features, d_model)
-        block = nn.TransformerEncoderLayer(
-            d_model,
-            num_heads,
-            dim_feedforward=_check_positive_int(mlp_ratio, "mlp_ratio") * d_model,
-            dropout=dropout,
-            activation="gelu",
-            batch_first=True,
-            norm_first=True,  # pre-norm: stable without learning-rate warm-up
-        )
-        # enable_nested_tensor=False: the nested-tensor fast path only exists in eval mode and would make
-        # training and evaluation take different code paths.
-        self.blocks = nn.TransformerEncoder(
-            block,
-            _check_positive_int(num_layers, "num_layers"),
-            norm=nn.LayerNorm(d_model),
-            enable_nested_tensor=False,
-        )
+        self.blocks = encoder_blocks(d_model, num_heads, num_layers, mlp_ratio, dropout)
         self.head = MLP(d_model, out_features, head_hidden, nn.GELU)
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
