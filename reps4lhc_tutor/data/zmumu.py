@@ -15,8 +15,9 @@ jets are clustered from its energy-flow objects.
 
 Sources as for the jet datasets (:mod:`~reps4lhc_tutor.data.jets`), without an official one:
 ``"shipped"`` (40k events in ``data/zmumu.h5``, verified against ``data/MANIFEST``), ``"generated"`` (in
-the cache; made here with a printed time estimate when missing) and ``"auto"`` (shipped at the ci profile,
-else a cached generated file, else generated now if Pythia 8 and FastJet are installed, else shipped with a
+the cache; when missing, made here at about 150 events per second and core, after a printed time
+estimate) and ``"auto"`` (shipped at the ci profile, else a cached generated file, else generated now if
+Pythia 8 and FastJet are installed, else shipped with a
 :class:`~reps4lhc_tutor.data.jets.SmallSampleWarning`). Splits are the contiguous fractions
 :data:`~reps4lhc_tutor.data.jets.SPLIT_FRACTIONS` of the shuffled events of one file.
 
