@@ -332,7 +332,8 @@ torch.manual_seed(5)
 by_hand = diffusion_loss_by_hand(ddpm, x["val"][:256])
 torch.manual_seed(5)
 print(
-    f"the loss by hand equals the package's ddpm_loss: {torch.allclose(by_hand, ddpm_loss(ddpm, x['val'][:256]))}"
+    "the loss by hand equals the package's ddpm_loss: "
+    f"{torch.allclose(by_hand, ddpm_loss(ddpm, x['val'][:256]))}"
 )
 
 # %% [markdown]
@@ -377,7 +378,8 @@ torch.manual_seed(7)
 by_hand = cfm_loss_by_hand(velocity, x["val"][:256])
 torch.manual_seed(7)
 print(
-    f"the loss by hand equals the package's cfm_loss: {torch.allclose(by_hand, cfm_loss(velocity, x['val'][:256]))}"
+    "the loss by hand equals the package's cfm_loss: "
+    f"{torch.allclose(by_hand, cfm_loss(velocity, x['val'][:256]))}"
 )
 
 # %%
@@ -428,7 +430,8 @@ for name, model in generators.items():
     outside[name] = 1 - keep.mean()
     generated[name] = to_momenta(sample[keep])
     print(
-        f"{name:>14}: {n_generate} events in {sample_seconds[name]:.1f} s, {outside[name]:.2%} outside the range"
+        f"{name:>14}: {n_generate} events in {sample_seconds[name]:.1f} s, "
+        f"{outside[name]:.2%} outside the range"
     )
 observed = {name: observables(*momenta) for name, momenta in generated.items()}
 
@@ -479,7 +482,8 @@ peaks = {"truth": z_peak(truth[M_LL], rng)}
 peaks |= {name: z_peak(values[M_LL], rng) for name, values in observed.items()}
 for name, (position, width, position_error, width_error) in peaks.items():
     print(
-        f"{name:>14}: peak {position:6.2f} ± {position_error:.2f} GeV, width {width:5.2f} ± {width_error:.2f} GeV"
+        f"{name:>14}: peak {position:6.2f} ± {position_error:.2f} GeV, "
+        f"width {width:5.2f} ± {width_error:.2f} GeV"
     )
 
 # %% [markdown]
@@ -761,22 +765,27 @@ best = min(tests, key=lambda name: tests[name].auc)
 print("| generator | Z peak [GeV] | width [GeV] | classifier AUC | training | sampling |")
 print("| --- | --- | --- | --- | --- | --- |")
 print(
-    f"| truth (test events) | {true_position:.2f} ± {peaks['truth'][2]:.2f} | {true_width:.2f} ± {peaks['truth'][3]:.2f} | — | — | — |"
+    f"| truth (test events) | {true_position:.2f} ± {peaks['truth'][2]:.2f} | "
+    f"{true_width:.2f} ± {peaks['truth'][3]:.2f} | — | — | — |"
 )
 for name in generators:
     position, width, position_error, width_error = peaks[name]
     print(
         f"| {name} | {position:.2f} ± {position_error:.2f} | {width:.2f} ± {width_error:.2f} | "
-        f"{tests[name].auc:.3f} ± {tests[name].auc_std:.3f} | {train_seconds[name]:.0f} s | {sample_seconds[name]:.1f} s |"
+        f"{tests[name].auc:.3f} ± {tests[name].auc_std:.3f} | {train_seconds[name]:.0f} s | "
+        f"{sample_seconds[name]:.1f} s |"
     )
 position, width, position_error, width_error = peaks["transformer CFM"]
 print(
-    f"| transformer CFM (1-3 jets) | {position:.2f} ± {position_error:.2f} | {width:.2f} ± {width_error:.2f} | "
-    f"{transformer_test.auc:.3f} ± {transformer_test.auc_std:.3f} (1 jet) | {train_seconds['transformer CFM']:.0f} s | "
+    f"| transformer CFM (1-3 jets) | {position:.2f} ± {position_error:.2f} | "
+    f"{width:.2f} ± {width_error:.2f} | "
+    f"{transformer_test.auc:.3f} ± {transformer_test.auc_std:.3f} (1 jet) | "
+    f"{train_seconds['transformer CFM']:.0f} s | "
     f"{sample_seconds['transformer CFM']:.1f} s |"
 )
 print(
-    f"| flow matching, naive coordinates | {peaks['flow matching, naive'][0]:.2f} | {peaks['flow matching, naive'][1]:.2f} | — | — | — |"
+    f"| flow matching, naive coordinates | {peaks['flow matching, naive'][0]:.2f} | "
+    f"{peaks['flow matching, naive'][1]:.2f} | — | — | — |"
 )
 print(f"best generator by AUC: {best}")
 
@@ -885,7 +894,8 @@ probe = x["test"][:20].double()
 expected = layer(probe)[1].detach()
 assert torch.allclose(log_det_autograd(layer, probe), expected, atol=1e-8), "log-determinants differ"
 print(
-    f"Exercise 1: correct; log|det| agrees to {float((log_det_autograd(layer, probe) - expected).abs().max()):.1e}"
+    "Exercise 1: correct; log|det| agrees to "
+    f"{float((log_det_autograd(layer, probe) - expected).abs().max()):.1e}"
 )
 
 # %% [markdown]
@@ -921,7 +931,8 @@ loss_exact = cfm_loss(exact, x1_1d)
 loss_wrong = cfm_loss(lambda v, t: 1.1 * optimal_velocity(v, t, mu_1d, sigma_1d), x1_1d)
 assert loss_exact < loss_wrong, "the exact velocity should have the lower CFM loss"
 print(
-    f"Exercise 2: correct; pushed noise has mean {pushed.mean():.3f}, std {pushed.std():.3f}; loss {loss_exact:.4f} < {loss_wrong:.4f}"
+    f"Exercise 2: correct; pushed noise has mean {pushed.mean():.3f}, std {pushed.std():.3f}; "
+    f"loss {loss_exact:.4f} < {loss_wrong:.4f}"
 )
 
 # %% [markdown]
@@ -951,5 +962,6 @@ bulk = np.abs(x_held) < 1.5
 error = np.abs(np.log(result_1d.weights_generated[bulk]) - np.log(exact_weight(x_held[bulk])))
 assert np.median(error) < 0.1, f"median |log w - log w_exact| = {np.median(error):.3f}"
 print(
-    f"Exercise 3: correct; median |log w - log w_exact| in |x| < 1.5: {np.median(error):.3f}, AUC {result_1d.auc:.3f}"
+    "Exercise 3: correct; median |log w - log w_exact| in |x| < 1.5: "
+    f"{np.median(error):.3f}, AUC {result_1d.auc:.3f}"
 )
