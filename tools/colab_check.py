@@ -11,8 +11,9 @@ user's cache, from a loopback HTTP server, and points the kernels' dataset regis
    nbclient and ipykernel; check that ``pythia8`` (and fastjet, unless the colab extra has it) is absent.
 2. files: write the official top-tagging (pandas "fixed" HDF5) and quark/gluon (``.npz``) files from the
    generated seed-0 jets that the cpu profile reads (``reps4lhc data generate ... --seed 0``).
-3. server: serve them on 127.0.0.1 and write an IPython startup file (in a temporary IPYTHONDIR) that
-   swaps ``reps4lhc_tutor.data.registry.OFFICIAL`` entries for mirrors with the files' checksums and counts;
+3. server: serve them and the repository's ``data/`` folder (where an installed package fetches shipped
+   samples, ``$REPS4LHC_SHIPPED_URL``) on 127.0.0.1 and write an IPython startup file (in a temporary
+   IPYTHONDIR) that swaps ``reps4lhc_tutor.data.registry.OFFICIAL`` entries for mirrors with the files' checksums and counts;
    a three-cell probe notebook checks that a kernel of the venv loads from it.
 4. notebooks: run each notebook's cells (from ``notebooks/NN_*.py``) with nbclient in that venv's python3
    kernel at the cpu profile, with an empty data cache and without ``REPS4LHC_STRICT`` (a student's run: a
@@ -368,6 +369,14 @@ def serving(mirrors: list[Mirror]) -> Iterator[str]:
     from http_loopback import Loopback, serve
 
     files = {f"{m.name}/{name}": content for m in mirrors for name, content in m.files.items()}
+    # The repository's data/ folder, which an installed package fetches shipped samples from (Colab).
+    from reps4lhc_tutor.data import shipped
+
+    published = [
+        shipped.MANIFEST,
+        *(entry["file"] for entry in shipped.read_manifest(REPO / "data").values()),
+    ]
+    files |= {f"data/{name}": (REPO / "data" / name).read_bytes() for name in published}
     with serve(Loopback(files=files)) as state:
         step(f"serving {len(files)} files at {state.url}")
         yield state.url
@@ -382,8 +391,9 @@ def write_startup(ipython_dir: Path, url: str, mirrors: list[Mirror]) -> Path:
     return path
 
 
-def kernel_env(venv: Path, scratch: Path, cache: Path, expect_log: Path | None) -> dict[str, str]:
-    """A student's kernel: cpu profile, empty data cache, not strict; Jupyter and IPython settings only from
+def kernel_env(venv: Path, scratch: Path, cache: Path, expect_log: Path | None, url: str) -> dict[str, str]:
+    """A student's kernel: cpu profile, empty data cache, not strict, shipped samples fetched from the
+    loopback copy of the repository's ``data/`` (``<url>/data``); Jupyter and IPython settings only from
     ``scratch`` (the startup patch), so no kernelspec or config of the user's interferes."""
     env = {
         key: value
@@ -394,6 +404,7 @@ def kernel_env(venv: Path, scratch: Path, cache: Path, expect_log: Path | None) 
     env |= {
         "REPS4LHC_PROFILE": PROFILE,
         "REPS4LHC_DATA": str(cache),
+        "REPS4LHC_SHIPPED_URL": f"{url}/data",
         "IPYTHONDIR": str(scratch / "ipython"),
         "JUPYTER_CONFIG_DIR": str(scratch / "jupyter-config"),
         "JUPYTER_DATA_DIR": str(scratch / "jupyter-data"),
@@ -525,14 +536,14 @@ def summarize(stem: str, executed: Path, returncode: int, wall_s: float, expect_
     )
 
 
-def probe(python: Path, venv: Path, scratch: Path) -> None:
+def probe(python: Path, venv: Path, scratch: Path, url: str) -> None:
     """Three cells in a kernel of the venv: its interpreter, no pythia8, the top-tagging val file from the
     loopback server. CheckError if any of it is off."""
     import nbformat
 
     step("probe: a three-cell notebook loads 100 official top-tagging jets in a kernel of the venv")
     notebook = write_input_notebook(list(PROBE_CELLS), scratch / "probe.ipynb")
-    env = kernel_env(venv, scratch, scratch / "probe-cache", None)
+    env = kernel_env(venv, scratch, scratch / "probe-cache", None, url)
     returncode = execute(python, notebook, scratch / "probe-work", env, 300)
     stdout = outputs_text(nbformat.read(notebook, as_version=4), "stdout")
     text = "\n".join(stdout)
@@ -545,14 +556,15 @@ def probe(python: Path, venv: Path, scratch: Path) -> None:
 
 
 def run_notebook(
-    python: Path, venv: Path, source: Path, out: Path, scratch: Path, timeout: int
+    python: Path, venv: Path, source: Path, out: Path, scratch: Path, timeout: int, url: str
 ) -> NotebookResult:
-    """Run one chapter notebook as a student on Colab would, with its own empty data cache."""
+    """Run one chapter notebook as a student on Colab would, with its own empty data cache; ``url`` is the
+    loopback server (official mirrors and the repository's ``data/``)."""
     stem = source.stem
     executed = write_input_notebook(source, out / f"{stem}.ipynb")
     expect_log = out / f"{stem}.expect.jsonl"
     expect_log.unlink(missing_ok=True)
-    env = kernel_env(venv, scratch, scratch / f"cache-{stem}", expect_log)
+    env = kernel_env(venv, scratch, scratch / f"cache-{stem}", expect_log, url)
     step(f"running {source.name} at the {PROFILE} profile -> {executed}")
     start = time.monotonic()
     returncode = execute(python, executed, scratch / f"work-{stem}", env, timeout)
@@ -643,9 +655,9 @@ def check(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="reps4lhc-colab-") as tmp, serving(mirrors) as url:
         scratch = Path(tmp)
         step(f"startup patch: {write_startup(scratch / 'ipython', url, mirrors)}")
-        probe(python, args.venv, scratch)
+        probe(python, args.venv, scratch, url)
         for source in sources:
-            results.append(run_notebook(python, args.venv, source, out, scratch, args.cell_timeout))
+            results.append(run_notebook(python, args.venv, source, out, scratch, args.cell_timeout, url))
     report(results, f"Python {venv_report['python']}, torch {venv_report['torch']}")
     return 0 if all(r.passed for r in results) else 1
 

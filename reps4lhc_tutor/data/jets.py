@@ -290,7 +290,7 @@ def _local_file(
 ) -> tuple[Path, dict[str, Any]]:
     """The verified shipped file or the generated file, with what ``meta`` should record about it."""
     if source == "shipped":
-        path = shipped.shipped_path(name)
+        path = shipped.shipped_path(name, progress=progress)
         entry = shipped.read_manifest(path.parent)[name]
         return path, {"file": str(path), "sha256": entry["sha256"], "command": entry["command"]}
     path = _generated_file(n_file, name, seed, progress=progress, level=level)

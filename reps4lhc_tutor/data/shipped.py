@@ -8,10 +8,11 @@ command that regenerates it and the date the file was recorded. ``reps4lhc data 
 sha256 against it before any loader reads the file.
 
 Where the folder is: ``reps4lhc_tutor/../data``, i.e. next to the package in a git checkout (including an
-editable install, ``pip install -e .``). A package installed from git with plain ``pip install`` (as on
-Colab) does not carry ``data/``; there :func:`shipped_dir` raises an error that names the alternatives
-(``source="generated"``, ``"official"`` or ``"auto"``, or a checkout of the repository whose ``data/`` folder
-``$REPS4LHC_SHIPPED`` points to).
+editable install, ``pip install -e .``), or the ``data/`` folder of a checkout that ``$REPS4LHC_SHIPPED``
+points to. A package installed from git with plain ``pip install`` (as on Colab) does not carry ``data/``;
+there :func:`shipped_path` fetches the manifest and the requested file from the repository's published
+``data/`` folder (:data:`SHIPPED_URL`, or ``$REPS4LHC_SHIPPED_URL``) into ``<cache>/shipped/``, verifying the
+file's sha256 against that manifest; :func:`shipped_dir` itself raises an error that names the alternatives.
 """
 
 from __future__ import annotations
@@ -19,19 +20,24 @@ from __future__ import annotations
 import datetime
 import json
 import os
+import urllib.error
+import urllib.request
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import yaml
 
+from .cache import atomic_write, cache_dir
 from .detector import DetectorConfig
-from .download import file_digest
+from .download import download, file_digest
 from .pythia import DATASETS, read_generated
 
 __all__ = [
     "MANIFEST",
     "SHIPPED_ENV",
+    "SHIPPED_URL",
+    "SHIPPED_URL_ENV",
     "ShippedDataError",
     "check_manifest",
     "manifest_entry",
@@ -59,6 +65,16 @@ _HEADER = """\
 # for the same seed; with another h5py or HDF5 version the compressed bytes, hence sha256, may differ), then
 # run `reps4lhc data manifest` to record the new checksums.
 """
+
+
+SHIPPED_URL = "https://raw.githubusercontent.com/reps4lhc/reps4lhc/main/data"
+"""The repository's ``data/`` folder on its main branch (the branch Colab installs the package from), where
+:func:`shipped_path` fetches a sample when the package was installed without the repository."""
+
+SHIPPED_URL_ENV = "REPS4LHC_SHIPPED_URL"
+"""Environment variable that replaces :data:`SHIPPED_URL` (a mirror, a fork, a test server)."""
+
+_MANIFEST_TIMEOUT = 10.0  # seconds: the manifest is a few kB
 
 
 class ShippedDataError(RuntimeError):
@@ -239,21 +255,57 @@ def check_manifest(folder: Path | None = None) -> list[str]:
     return problems
 
 
-def shipped_path(name: str) -> Path:
+def _base_url() -> str:
+    return os.environ.get(SHIPPED_URL_ENV, "").strip().rstrip("/") or SHIPPED_URL
+
+
+def _fetched(file: str, name: str, missing: FileNotFoundError, *, progress: bool) -> Path:
+    """``file`` fetched from :func:`_base_url` into ``<cache>/shipped/`` and verified against the manifest
+    published next to it; FileNotFoundError naming both failures if that is impossible."""
+    folder = cache_dir() / "shipped"
+    base = _base_url()
+    manifest = folder / MANIFEST
+    if not (folder / file).is_file() or not manifest.is_file():
+        try:
+            with urllib.request.urlopen(f"{base}/{MANIFEST}", timeout=_MANIFEST_TIMEOUT) as response:
+                text = response.read()
+        except (urllib.error.URLError, OSError) as err:
+            raise FileNotFoundError(f"{missing} Fetching them from {base} failed too ({err}).") from err
+        folder.mkdir(parents=True, exist_ok=True)
+        with atomic_write(manifest) as temporary:
+            temporary.write_bytes(text)
+    entry = read_manifest(folder).get(name)
+    if entry is None:
+        raise ShippedDataError(f"{base}/{MANIFEST} does not list {file}; the repository has no such sample.")
+    return download(f"{base}/{file}", folder / file, f"sha256:{entry['sha256']}", progress=progress)
+
+
+def shipped_path(name: str, *, progress: bool = True) -> Path:
     """The path of shipped dataset ``name`` after checking its size and sha256 against the manifest.
+
+    Without a shipped-data folder (a package installed without the repository, as on Colab) the file is
+    fetched from the repository (module docstring) into the cache, with a progress bar if ``progress``.
 
     Raises
     ------
     ValueError
         If ``name`` is not a jet dataset.
     FileNotFoundError
-        If there is no shipped-data folder (see :func:`shipped_dir`) or the file is missing.
+        If the file is missing from the shipped-data folder, or there is no such folder and the repository
+        cannot be reached either (the message names the other sources).
     ShippedDataError
         If the file is not in the manifest, is truncated or its sha256 differs; the message gives the
         command that regenerates it.
+    ~reps4lhc_tutor.data.download.DownloadError, ~reps4lhc_tutor.data.download.ChecksumError
+        A fetch from the repository broke off (call again to resume) or delivered another file.
     """
     file = shipped_file(name)
-    folder = shipped_dir()
+    try:
+        folder = shipped_dir()
+    except FileNotFoundError as missing:
+        if os.environ.get(SHIPPED_ENV, "").strip():
+            raise  # an explicit folder that is wrong: say so, fetch nothing
+        return _fetched(file, name, missing, progress=progress)
     path = folder / file
     entry = read_manifest(folder).get(name)
     if entry is None:
