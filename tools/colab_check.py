@@ -13,8 +13,8 @@ user's cache, from a loopback HTTP server, and points the kernels' dataset regis
    generated seed-0 jets that the cpu profile reads (``reps4lhc data generate ... --seed 0``).
 3. server: serve them and the repository's ``data/`` folder (where an installed package fetches shipped
    samples, ``$REPS4LHC_SHIPPED_URL``) on 127.0.0.1 and write an IPython startup file (in a temporary
-   IPYTHONDIR) that swaps ``reps4lhc_tutor.data.registry.OFFICIAL`` entries for mirrors with the files' checksums and counts;
-   a three-cell probe notebook checks that a kernel of the venv loads from it.
+   IPYTHONDIR) that swaps ``reps4lhc_tutor.data.registry.OFFICIAL`` entries for mirrors with the files'
+   checksums and counts; a three-cell probe notebook checks that a kernel of the venv loads from it.
 4. notebooks: run each notebook's cells (from ``notebooks/NN_*.py``) with nbclient in that venv's python3
    kernel at the cpu profile, with an empty data cache and without ``REPS4LHC_STRICT`` (a student's run: a
    missed band warns); the executed copies go to ``--out``, never into ``notebooks/``.
