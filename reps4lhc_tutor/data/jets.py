@@ -61,7 +61,15 @@ from ..config import active_profile
 from ..physics.lorentz import from_ptyphim
 from . import pythia, shipped
 from .cache import CacheError, cache_dir, cached_files
-from .registry import ZJETS_GENERATORS, OfficialDataset, RemoteFile, fetch, local_path, official_dataset
+from .registry import (
+    OFFICIAL,
+    ZJETS_GENERATORS,
+    OfficialDataset,
+    RemoteFile,
+    fetch,
+    local_path,
+    official_dataset,
+)
 
 __all__ = [
     "REACHABLE_TIMEOUT",
@@ -341,9 +349,10 @@ def _small_sample_warner(
             fix = f"ask for at most {available} {unit} at the ci profile, or run at the cpu or gpu profile"
         else:
             command = f"reps4lhc data generate {name} --n {n_file} --seed {seed}"
+            official = "run with network access (the official dataset), " if name in OFFICIAL else ""
             fix = (
-                'pip install "reps4lhc_tutor[data]" (the jets are then generated here), run with network '
-                f"access (the official dataset), or make them ahead of time with `{command}`"
+                f'pip install "reps4lhc_tutor[data]" (the {unit} are then generated here), {official}or make '
+                f"them ahead of time with `{command}` where Pythia 8 is installed and copy the cache folder"
             )
         message = (
             f"{name}: n_events={n_events} but {where} holds only {available} {unit}; "
