@@ -1,11 +1,20 @@
-"""Checks shared by the models' contract tests: every parameter gets a gradient, weights survive a save."""
+"""Checks shared by the models' contract tests: every parameter gets a gradient, weights survive a save, the
+devices to move a model to."""
 
 from __future__ import annotations
 
 import io
 
+import pytest
 import torch
 from torch import nn
+
+DEVICES = [
+    "cpu",
+    pytest.param("cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA")),
+    pytest.param("mps", marks=pytest.mark.skipif(not torch.backends.mps.is_available(), reason="no MPS")),
+]
+"""Devices for ``@pytest.mark.parametrize("device", DEVICES)``; those this machine lacks are skipped."""
 
 
 def assert_every_parameter_has_gradient(model: nn.Module) -> None:

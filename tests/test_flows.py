@@ -4,24 +4,12 @@ from __future__ import annotations
 
 import pytest
 import torch
-from model_contract import assert_every_parameter_has_gradient, saved_and_loaded
-from uncertainty_toy import one_thread
+from model_contract import DEVICES, assert_every_parameter_has_gradient, saved_and_loaded
 
 from reps4lhc_tutor.nn import SplineFlow, flow_loss
 from reps4lhc_tutor.nn.flows import SPLINE_BOUND
 
-DEVICES = [
-    "cpu",
-    pytest.param("cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA")),
-    pytest.param("mps", marks=pytest.mark.skipif(not torch.backends.mps.is_available(), reason="no MPS")),
-]
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    # small networks: intra-op threads only cost time, most of all when other jobs share the cores
-    with one_thread():
-        yield
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _flow(features: int = 3, context: int = 0, **kwargs) -> SplineFlow:
