@@ -405,11 +405,12 @@ generators = {
     "diffusion": ddpm,
     "flow matching": velocity,
 }
-low, high = x["train"].min(dim=0).values.numpy() - 1, x["train"].max(dim=0).values.numpy() + 1
 
 
-def in_range(sample):
-    """Events (rows) that are finite and within the training range widened by one standard deviation."""
+def in_range(sample, train):
+    """Events (rows) of ``sample`` that are finite and within the range of the standardised ``train``
+    events widened by one standard deviation."""
+    low, high = train.min(dim=0).values.numpy() - 1, train.max(dim=0).values.numpy() + 1
     return np.isfinite(sample).all(axis=1) & ((sample > low) & (sample < high)).all(axis=1)
 
 
@@ -426,7 +427,7 @@ for name, model in generators.items():
             sample = model.sample(n_generate)
     sample_seconds[name] = time.perf_counter() - start
     sample = sample.double().cpu().numpy()
-    keep = in_range(sample)
+    keep = in_range(sample, x["train"])
     outside[name] = 1 - keep.mean()
     generated[name] = to_momenta(sample[keep])
     print(
@@ -574,11 +575,7 @@ train_generator(
     epochs=tutor.pick(ci=16, cpu=160, gpu=240),
 )
 naive_sample = cfm_sample(naive_velocity.eval(), (n_generate, 9), steps=50).double().cpu().numpy()
-naive_keep = (
-    np.isfinite(naive_sample).all(axis=1)
-    & (naive_sample > x_naive["train"].min(dim=0).values.numpy() - 1).all(axis=1)
-    & (naive_sample < x_naive["train"].max(dim=0).values.numpy() + 1).all(axis=1)
-)
+naive_keep = in_range(naive_sample, x_naive["train"])
 naive_momenta = to_momenta(naive_sample[naive_keep], dimuon_mass=False, transform=naive_scaler)
 naive_mass = observables(*naive_momenta)[M_LL]
 peaks["flow matching, naive"] = z_peak(naive_mass, rng)

@@ -81,31 +81,23 @@ def event_features(muons: ArrayLike, jets: ArrayLike, *, dimuon_mass: bool = Tru
     """
     muons, jets = np.asarray(muons, np.float64), np.asarray(jets, np.float64)
     _check(muons, jets)
-    phi1 = lorentz.phi(muons[:, 0])
-    columns = [
-        np.log(lorentz.pt(muons[:, 0])),
-        lorentz.eta(muons[:, 0]),
-        lorentz.eta(muons[:, 1]),
-        np.mod(lorentz.phi(muons[:, 1]) - phi1, _TWO_PI),
-    ]
-    if dimuon_mass:
-        massless = lorentz.from_ptetaphim(np.stack([*_pt_eta_phi(muons), np.zeros(muons.shape[:2])], axis=-1))
-        columns.append(np.log(lorentz.invariant_mass(massless[:, 0], massless[:, 1])))
+    pt, eta, phi = lorentz.pt(muons), lorentz.eta(muons), lorentz.phi(muons)  # (events, 2) each
+    dphi2 = np.mod(phi[:, 1] - phi[:, 0], _TWO_PI)
+    columns = [np.log(pt[:, 0]), eta[:, 0], eta[:, 1], dphi2]
+    if dimuon_mass:  # the massless m^2 of the module docstring, which event_momenta inverts
+        m2 = 2 * pt[:, 0] * pt[:, 1] * (np.cosh(eta[:, 0] - eta[:, 1]) - np.cos(dphi2))
+        columns.append(0.5 * np.log(m2))
     else:
-        columns.append(np.log(lorentz.pt(muons[:, 1])))
+        columns.append(np.log(pt[:, 1]))
     for i in range(jets.shape[1]):
         jet = jets[:, i]
         columns += [
             np.log(lorentz.pt(jet)),
             lorentz.eta(jet),
-            np.mod(lorentz.phi(jet) - phi1, _TWO_PI),
+            np.mod(lorentz.phi(jet) - phi[:, 0], _TWO_PI),
             np.log(np.sqrt(np.maximum(lorentz.mass_squared(jet), 0.0)) + JET_MASS_OFFSET),
         ]
     return np.stack(columns, axis=-1)
-
-
-def _pt_eta_phi(p: NDArray[np.float64]) -> tuple[NDArray[np.float64], ...]:
-    return lorentz.pt(p), lorentz.eta(p), lorentz.phi(p)
 
 
 def event_momenta(
