@@ -201,26 +201,31 @@ def course_map(root: Path, repo: Repository) -> str:
     """Return the README's course map: one markdown table row per chapter listed in ``_toc.yml``.
 
     A chapter is ``book/NN_*.md`` (the lecture) and its notebook ``notebooks/NN_*``, or several notebooks
-    ``notebooks/NNa_*``, ``NNb_*``, one row each. A row's topic is its notebook's title (first ``# `` heading
+    ``notebooks/NNa_*``, ``NNb_*``, one row each; a part with a lecture page of its own (``book/NNb_*.md``)
+    links that page, the others the chapter's. A row's topic is its notebook's title (first ``# `` heading
     of its first markdown cell), else the lecture page's title.
     """
     root = Path(root)
     toc_path = root / "_toc.yml"
     if not toc_path.exists():
         raise LinksError(f"{toc_path} not found; the course map lists the chapters in its order.")
-    lectures: dict[str, str] = {}
+    chapters: list[str] = []  # chapter numbers in toc order
+    lectures: dict[str, str] = {}  # number + part ("05", "05b") -> lecture page stem
     notebooks: dict[str, list[tuple[str, str]]] = {}  # chapter number -> [(number + part, notebook stem)]
     for file in _toc_files(yaml.safe_load(toc_path.read_text(encoding="utf-8"))):
         match = _CHAPTER_RE.match(Path(file).with_suffix("").as_posix())
-        if match and match["kind"] == "book":
-            lectures.setdefault(match["number"], Path(file).with_suffix("").name)
-        elif match:
-            stem = Path(file).with_suffix("").name
+        if not match:
+            continue
+        chapters.append(match["number"])
+        stem = Path(file).with_suffix("").name
+        if match["kind"] == "book":
+            lectures.setdefault(match["number"] + match["part"], stem)
+        else:
             notebooks.setdefault(match["number"], []).append((match["number"] + match["part"], stem))
     rows = ["| chapter | topic | lecture | notebook | run it |", "| --- | --- | --- | --- | --- |"]
-    for number in dict.fromkeys([*lectures, *notebooks]):  # toc order, each chapter once
-        lecture = lectures.get(number)
+    for number in dict.fromkeys(chapters):  # toc order, each chapter once
         for label, notebook in notebooks.get(number, [(number, None)]):
+            lecture = lectures.get(label, lectures.get(number))  # a part's own page (05b), else the chapter's
             title = None
             if notebook is not None:
                 path = root / NOTEBOOK_DIR / f"{notebook}.ipynb"

@@ -1,5 +1,6 @@
 """Figures of merit for classifiers and regressors: ROC curves, AUC, background rejection, calibration,
-bootstrap uncertainties, pulls, and the classifier two-sample test of a generative network.
+bootstrap uncertainties, pulls, the classifier two-sample test of a generative network, and the quantile
+MSE that measures how many events a generated sample is worth.
 
 Classifier conventions: label 1 is signal, 0 is background, and a larger score means more signal-like.
 A cut ``score > t`` keeps a fraction ``eps_S`` of the signal (signal efficiency, true-positive rate) and a
@@ -26,7 +27,10 @@ __all__ = [
     "bootstrap",
     "calibration",
     "classifier_test",
+    "equivalent_sample_size",
+    "expected_quantile_mse",
     "pulls",
+    "quantile_mse",
     "rejection_at",
     "roc_curve",
 ]
@@ -510,3 +514,103 @@ def classifier_test(
         n_train=n_train,
         classifier=classifier,
     )
+
+
+def quantile_mse(sample: ArrayLike, truth: ArrayLike, n_bins: int = 20) -> float | NDArray[np.float64]:
+    """Mean squared difference of bin fractions in ``n_bins`` bins of equal probability under ``truth``.
+
+    Per feature, the bin edges are the quantiles ``j / M`` of ``truth`` (``M = n_bins``; the outer bins are
+    open), and ``MSE = (1/M) sum_j (f_j - t_j)^2`` with the fractions ``f_j`` of ``sample`` and ``t_j``
+    (``= 1/M`` up to ties) of ``truth`` in bin ``j``. Equal-probability bins weigh every region by what the
+    truth puts there, tails included, and make the expectation for a sample drawn from the truth itself
+    independent of the density (:func:`expected_quantile_mse`).
+
+    Parameters
+    ----------
+    sample : array, shape ``(n,)`` or ``(n, features)``
+        Events to judge (generated, or a training sample).
+    truth : array, shape ``(n_truth,)`` or ``(n_truth, features)``
+        A large independent sample of the true density.
+    n_bins
+        ``M >= 2``.
+
+    Returns
+    -------
+    float for 1-d inputs, else array of shape ``(features,)``.
+    """
+    sample, truth = _finite_float(sample, "sample"), _finite_float(truth, "truth")
+    one_dimensional = sample.ndim == 1
+    if one_dimensional:
+        sample, truth = sample[:, None], truth[:, None] if truth.ndim == 1 else truth
+    if sample.ndim != 2 or truth.ndim != 2 or sample.shape[1] != truth.shape[1]:
+        raise ValueError(
+            f"sample and truth must be (n,) or (n, features) with the same features, got {sample.shape} "
+            f"and {truth.shape}."
+        )
+    _check_bins(n_bins)
+    if len(sample) == 0 or len(truth) < n_bins:
+        raise ValueError(
+            f"need events in sample and at least n_bins={n_bins} in truth, got {len(sample)} "
+            f"and {len(truth)}."
+        )
+    mse = np.empty(sample.shape[1])
+    for k in range(sample.shape[1]):
+        edges = np.quantile(truth[:, k], np.linspace(0, 1, n_bins + 1)[1:-1])  # (M - 1,) inner edges
+        fractions = [
+            np.bincount(np.searchsorted(edges, x, side="right"), minlength=n_bins) / len(x)
+            for x in (sample[:, k], truth[:, k])
+        ]
+        mse[k] = np.mean((fractions[0] - fractions[1]) ** 2)
+    return float(mse[0]) if one_dimensional else mse
+
+
+def expected_quantile_mse(n: ArrayLike, n_bins: int = 20, n_truth: float = np.inf) -> NDArray[np.float64]:
+    """Expected :func:`quantile_mse` of ``n`` events drawn from the truth itself.
+
+    Bin ``j`` holds a fraction ``p = 1/M`` of the truth; the fraction of ``n`` independent events in it
+    varies binomially by ``p (1 - p) / n``, and the true probability between quantiles estimated from
+    ``n_truth`` events by about ``p (1 - p) / n_truth``: ``E[MSE] = (M - 1) / M^2 * (1/n + 1/n_truth)``.
+
+    Parameters
+    ----------
+    n : array_like
+        Sample sizes (any shape).
+    n_bins
+        ``M``, as in :func:`quantile_mse`.
+    n_truth
+        Size of the truth sample (``inf``: the exact quantiles).
+
+    Returns
+    -------
+    array of the shape of ``n``.
+    """
+    _check_bins(n_bins)
+    n = _finite_float(n, "n")
+    if (n <= 0).any() or not n_truth > 0:
+        raise ValueError(f"sample sizes must be positive, got n={n} and n_truth={n_truth}.")
+    return (n_bins - 1) / n_bins**2 * (1 / n + 1 / n_truth)
+
+
+def equivalent_sample_size(mse: ArrayLike, n_bins: int = 20, n_truth: float = np.inf) -> NDArray[np.float64]:
+    """The number of truth events whose expected :func:`quantile_mse` equals ``mse``.
+
+    Inverts :func:`expected_quantile_mse`: ``n_eq = 1 / (M^2 / (M - 1) * mse - 1 / n_truth)``. For a
+    generated sample this is its gen-equivalent size; divided by the generator's training size it is the
+    amplification factor. ``inf`` where ``mse`` is at or below what the truth sample itself can resolve.
+
+    Returns
+    -------
+    array of the shape of ``mse``.
+    """
+    _check_bins(n_bins)
+    mse = _finite_float(mse, "mse")
+    if (mse < 0).any() or not n_truth > 0:
+        raise ValueError(f"mse must be >= 0 and n_truth > 0, got mse={mse} and n_truth={n_truth}.")
+    excess = n_bins**2 / (n_bins - 1) * mse - 1 / n_truth
+    with np.errstate(divide="ignore"):
+        return np.where(excess > 0, 1 / np.where(excess > 0, excess, 1.0), np.inf)
+
+
+def _check_bins(n_bins: object) -> None:
+    if isinstance(n_bins, bool) or not isinstance(n_bins, (int, np.integer)) or n_bins < 2:
+        raise ValueError(f"n_bins must be an integer >= 2, got {n_bins!r}.")

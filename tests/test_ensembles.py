@@ -7,13 +7,21 @@ import math
 
 import pytest
 import torch
-from model_contract import saved_and_loaded
+from model_contract import assert_every_parameter_has_gradient, saved_and_loaded
 from torch import nn
 from torch.distributions import Normal
 from uncertainty_toy import assert_unit_pulls, fit_toy
 
-from reps4lhc_tutor.nn import EnsembleRegressor, repulsive_ensemble_loss, split_uncertainty
+from reps4lhc_tutor.nn import (
+    EnsembleRegressor,
+    GeneratorEnsemble,
+    SplineFlow,
+    repulsive_ensemble_loss,
+    split_uncertainty,
+)
 from reps4lhc_tutor.nn.ensembles import rbf_kernel
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 DEVICES = [
     "cpu",
@@ -325,3 +333,84 @@ def test_pulls_are_calibrated_on_heteroscedastic_toy():
     mean, sigma_stat, sigma_syst = split_uncertainty(dist.mean, dist.stddev)
     assert (sigma_stat > 0).all()
     assert_unit_pulls(y_test, mean, (sigma_syst**2 + sigma_stat**2).sqrt())
+
+
+# --------------------------------------------------------------------------------------- GeneratorEnsemble
+
+
+def _generators(n_members: int = 3) -> GeneratorEnsemble:
+    return GeneratorEnsemble([SplineFlow(3, transforms=2, hidden=(16,)) for _ in range(n_members)])
+
+
+def test_generator_ensemble_shapes():
+    torch.manual_seed(0)
+    ensemble = _generators()
+    assert len(ensemble) == 3
+    samples = ensemble.sample(11)
+    assert samples.shape == (3, 11, 3) and not samples.requires_grad
+    assert ensemble.log_prob(torch.randn(5, 3)).shape == (3, 5)
+
+
+def test_generator_ensemble_rows_are_the_members_own():
+    torch.manual_seed(0)
+    ensemble = _generators()
+    x = torch.randn(6, 3)
+    log_prob = ensemble.log_prob(x)
+    for i, member in enumerate(ensemble.members):
+        torch.testing.assert_close(log_prob[i], member.log_prob(x))
+    assert not torch.allclose(log_prob[0], log_prob[1])  # the members differ
+    torch.manual_seed(1)
+    samples = ensemble.sample(10, batch_size=4)  # chunks of 4, 4 and 2 events per member
+    torch.manual_seed(1)
+    for i, member in enumerate(ensemble.members):
+        expected = torch.cat([member.sample(k) for k in (4, 4, 2)])
+        torch.testing.assert_close(samples[i], expected)
+
+
+@pytest.mark.parametrize(("n", "batch_size"), [(8, 4), (3, 50_000), (1, 1)])
+def test_generator_ensemble_samples_n_events_in_any_chunks(n, batch_size):
+    torch.manual_seed(0)
+    assert _generators(2).sample(n, batch_size=batch_size).shape == (2, n, 3)
+
+
+def test_generator_ensemble_gradients_reach_every_parameter():
+    torch.manual_seed(0)
+    ensemble = _generators()
+    ensemble.log_prob(torch.randn(64, 3)).sum().backward()
+    assert_every_parameter_has_gradient(ensemble)
+
+
+def test_generator_ensemble_state_dict_round_trip():
+    torch.manual_seed(0)
+    ensemble, fresh = _generators(), _generators()
+    x = torch.randn(5, 3)
+    assert not torch.allclose(fresh.log_prob(x), ensemble.log_prob(x))
+    torch.testing.assert_close(saved_and_loaded(ensemble, fresh).log_prob(x), ensemble.log_prob(x))
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_generator_ensemble_device_move(device):
+    torch.manual_seed(0)
+    ensemble = _generators(2)
+    x = torch.randn(5, 3)
+    expected = ensemble.log_prob(x)
+    ensemble = ensemble.to(device)
+    torch.testing.assert_close(ensemble.log_prob(x.to(device)).cpu(), expected, rtol=1e-4, atol=1e-4)
+    assert ensemble.sample(4).device.type == device
+
+
+@pytest.mark.parametrize("n_members", [0, 1])
+def test_generator_ensemble_needs_two_members(n_members):
+    with pytest.raises(ValueError, match="at least 2 members"):
+        _generators(n_members)
+
+
+def test_generator_ensemble_members_need_sample_and_log_prob():
+    with pytest.raises(TypeError, match=r"sample\(n\) and log_prob\(x\)"):
+        GeneratorEnsemble([SplineFlow(3, transforms=2, hidden=(16,)), nn.Linear(3, 3)])
+
+
+@pytest.mark.parametrize(("n", "batch_size", "name"), [(0, 10, "n"), (2.5, 10, "n"), (10, 0, "batch_size")])
+def test_generator_ensemble_sample_sizes_are_positive_integers(n, batch_size, name):
+    with pytest.raises(ValueError, match=f"{name} must be a positive integer"):
+        _generators(2).sample(n, batch_size=batch_size)

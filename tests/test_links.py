@@ -178,6 +178,23 @@ def test_map_has_a_row_per_notebook_of_a_chapter(tmp_path):
     ]
 
 
+def test_a_part_with_its_own_lecture_page_links_it(tmp_path):
+    root = course_tree(tmp_path)
+    (root / "book" / "01b_precision.md").write_text("# Precision\n")
+    for stem, title in [("01a_more", "Part a"), ("01b_more", "Part b")]:
+        write_pair(root / "notebooks", stem, chapter_cells(title))
+    (root / "_toc.yml").write_text(
+        "format: jb-book\nroot: book/index\nchapters:\n  - file: book/01_more\n"
+        "  - file: notebooks/01a_more\n  - file: book/01b_precision\n  - file: notebooks/01b_more\n"
+    )
+    sync(root)
+    rows = [line for line in (root / "README.md").read_text().splitlines() if line.startswith("| 0")]
+    assert [row.split(" | ")[2] for row in rows] == [
+        "[lecture](book/01_more.md)",
+        "[lecture](book/01b_precision.md)",
+    ]
+
+
 def test_missing_badge_is_an_error_and_nothing_is_written(tmp_path):
     root = course_tree(tmp_path)
     write_pair(root / "notebooks", "02_bare", [markdown("# Bare"), code("x = 1")])

@@ -248,3 +248,99 @@ def test_calibration_of_a_single_class_sample(label):
     np.testing.assert_allclose(mean, [0.2, 0.7])
     np.testing.assert_array_equal(fraction, [label, label])
     np.testing.assert_array_equal(counts, [1, 2])
+
+
+# --- quantile MSE and the equivalent sample size ---------------------------------------------------------
+
+
+def test_quantile_mse_by_hand():
+    # truth 0 ... 99 in 4 bins: inner edges at the quartiles 24.75, 49.5, 74.25, 25 truth events per bin.
+    truth = np.arange(100.0)
+    sample = np.array([10, 10, 30, 60, 60, 60, 80, 90, 95, 99])  # 2, 1, 3, 4 events per bin
+    # fractions 0.2, 0.1, 0.3, 0.4 against 0.25 each: (0.05^2 + 0.15^2 + 0.05^2 + 0.15^2) / 4
+    assert metrics.quantile_mse(sample, truth, n_bins=4) == pytest.approx(0.0125, rel=1e-12)
+    assert metrics.quantile_mse(sample + 1000.0, truth, n_bins=4) == pytest.approx(0.1875)  # all in the last
+    assert metrics.quantile_mse(sample - 1000.0, truth, n_bins=4) == pytest.approx(0.1875)  # outer bins open
+
+
+def test_quantile_mse_per_feature():
+    rng = np.random.default_rng(0)
+    truth = rng.normal(size=(400, 2))
+    sample = np.column_stack([truth[:300, 0], rng.normal(1.0, 1.0, 300)])  # the first: part of the truth
+    mse = metrics.quantile_mse(sample, truth, n_bins=5)
+    assert isinstance(mse, np.ndarray) and mse.shape == (2,)
+    assert mse[0] == metrics.quantile_mse(truth[:300, 0], truth[:, 0], n_bins=5) and mse[1] > 0.01
+    one = metrics.quantile_mse(sample[:, 1], truth[:, 1], n_bins=5)
+    assert isinstance(one, float) and one == mse[1]
+    assert metrics.quantile_mse(truth, truth).tolist() == [0.0, 0.0]  # the truth itself
+
+
+@pytest.mark.parametrize("n_bins", [4, 20])
+def test_quantile_mse_of_samples_of_the_truth_matches_its_expectation(n_bins):
+    # 4000 independent trials side by side as features, each with its own truth of 2000 events and sample of
+    # 1000. The MSE of one trial spreads by ~sqrt(2 / (M - 1)) of its mean, so the mean of 4000 by 1.25 %
+    # (M = 4) or 0.5 % (M = 20) of it: within 4 standard errors, dropping the 1/n_truth term (-33 %) or
+    # taking 1/M for (M - 1)/M^2 (+33 % at M = 4, +5.3 % at M = 20) would fail.
+    rng = np.random.default_rng(42)
+    trials, n, n_truth = 4000, 1000, 2000
+    mse = metrics.quantile_mse(rng.normal(size=(n, trials)), rng.normal(size=(n_truth, trials)), n_bins)
+    expected = metrics.expected_quantile_mse(n, n_bins, n_truth)
+    error = mse.std(ddof=1) / np.sqrt(trials)
+    assert 4 * error < 0.06 * expected  # the power the comment claims
+    assert abs(mse.mean() - expected) < 4 * error  # measured: -1.4 and -0.4 standard errors
+
+
+def test_expected_quantile_mse_by_hand():
+    expected = metrics.expected_quantile_mse(np.array([[100, 400]]), n_bins=4, n_truth=1000)
+    assert expected.shape == (1, 2)
+    np.testing.assert_allclose(expected, [[3 / 16 * (0.01 + 0.001), 3 / 16 * (0.0025 + 0.001)]], rtol=1e-12)
+    assert metrics.expected_quantile_mse(50, n_bins=20) == pytest.approx(19 / 400 / 50, rel=1e-12)
+
+
+def test_equivalent_sample_size_inverts_the_expectation():
+    n = np.array([10.0, 1e3, 5e4, 1e6])
+    for n_truth in (np.inf, 1e7):
+        mse = metrics.expected_quantile_mse(n, 20, n_truth)
+        np.testing.assert_allclose(metrics.equivalent_sample_size(mse, 20, n_truth), n, rtol=1e-6)
+    assert metrics.equivalent_sample_size(0.0) == np.inf  # the exact quantiles resolve any sample
+    # At or below the resolution of the truth sample, (M - 1) / M^2 / n_truth = 1/16 for M = 2, n_truth = 4:
+    np.testing.assert_array_equal(
+        metrics.equivalent_sample_size([0.0, 0.03, 1 / 16, 1 / 8], n_bins=2, n_truth=4), [np.inf] * 3 + [4.0]
+    )
+
+
+@pytest.mark.parametrize("n_bins", [1, 0, 2.5, True, "4"])
+def test_quantile_mse_functions_reject_bad_n_bins(n_bins):
+    for call in (
+        lambda: metrics.quantile_mse(np.zeros(10), np.zeros(10), n_bins),
+        lambda: metrics.expected_quantile_mse(10, n_bins),
+        lambda: metrics.equivalent_sample_size(0.1, n_bins),
+    ):
+        with pytest.raises(ValueError, match="n_bins must be an integer >= 2"):
+            call()
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda: metrics.quantile_mse([1.0, np.nan], np.arange(10.0)), "sample contains 1 NaN"),
+        (lambda: metrics.quantile_mse(np.arange(5.0), [np.inf, *range(9)]), "truth contains 1 NaN"),
+        (lambda: metrics.quantile_mse(np.zeros((5, 2)), np.zeros((30, 3))), "the same features"),
+        (lambda: metrics.quantile_mse(np.zeros((5, 2)), np.zeros(30)), "the same features"),
+        (lambda: metrics.quantile_mse(np.zeros(0), np.zeros(30)), "need events in sample"),
+        (lambda: metrics.quantile_mse(np.zeros(5), np.zeros(19)), "at least n_bins=20 in truth"),
+        (lambda: metrics.expected_quantile_mse([10, 0]), "sample sizes must be positive"),
+        (lambda: metrics.expected_quantile_mse(10, n_truth=0), "sample sizes must be positive"),
+        (lambda: metrics.equivalent_sample_size([0.1, -1e-6]), "mse must be >= 0"),
+        (lambda: metrics.equivalent_sample_size(0.1, n_truth=-5), "n_truth > 0"),
+        (lambda: metrics.equivalent_sample_size(np.nan), "mse contains 1 NaN"),
+    ],
+)
+def test_quantile_mse_functions_reject_bad_inputs(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()
+
+
+def test_expected_quantile_mse_rejects_nan_sizes():
+    with pytest.raises(ValueError, match="NaN"):
+        metrics.expected_quantile_mse([np.nan, 10.0])

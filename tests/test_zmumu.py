@@ -145,3 +145,57 @@ def test_coordinates_name_bad_input():
         dimuon.event_momenta(np.zeros((3, 7)), np.random.default_rng(0))
     with pytest.raises(ValueError, match="NaN"):
         dimuon.event_momenta(np.full((3, 9), np.nan), np.random.default_rng(0))
+
+
+def test_jet_coordinates_of_any_multiplicity_match_the_event_coordinates():
+    events = load_zmumu(2000, source="shipped", split="val")
+    muons, jets = events.muons.astype(np.float64), events.jets.astype(np.float64)
+    features = dimuon.jet_features(muons, jets, events.n_jets)
+    assert features.shape == jets.shape
+    for k in (1, 2):
+        exact = events.n_jets == k
+        assert exact.sum() > 100
+        expected = dimuon.event_features(muons[exact], jets[exact, :k])[:, 5:].reshape(-1, k, 4)
+        np.testing.assert_allclose(features[exact, :k], expected, rtol=1e-12, atol=1e-12)
+    padded = np.arange(jets.shape[1]) >= events.n_jets[:, None]
+    assert (features[padded] == 0).all() and (features[~padded] != 0).any(axis=-1).all()
+    rotated = [lorentz.rotation_z(p, 2.1) for p in (muons, jets)]
+    np.testing.assert_allclose(dimuon.jet_features(*rotated, events.n_jets), features, atol=1e-9)
+
+
+def test_jet_coordinates_keep_every_slot_of_events_with_more_jets_than_slots():
+    rng = np.random.default_rng(0)
+    muons = lorentz.from_ptetaphim(np.stack([[[40.0, 0.1, 0.3, 0.0], [35.0, -0.4, 3.2, 0.0]]] * 3))
+    jets = lorentz.from_ptetaphim(
+        np.stack(
+            [
+                rng.uniform(25, 80, (3, 2)),
+                rng.normal(size=(3, 2)),
+                rng.uniform(-3, 3, (3, 2)),
+                rng.uniform(2, 10, (3, 2)),
+            ],
+            axis=-1,
+        )
+    )
+    features = dimuon.jet_features(muons, jets, np.array([2, 5, 1]))  # the second event counts 5 jets
+    np.testing.assert_allclose(features[1], dimuon.event_features(muons[1:2], jets[1:2])[0, 5:].reshape(2, 4))
+    assert (features[2, 1] == 0).all() and (features[:2] != 0).all()
+
+
+def test_jet_coordinates_name_bad_input():
+    muons = np.tile([[50.0, 30.0, 40.0, 0.0]], (3, 2, 1))
+    jets = np.zeros((3, 2, 4))
+    jets[:, 0] = [60.0, 0.0, 50.0, 10.0]
+    with pytest.raises(ValueError, match=r"jets must be \(events, slots, 4\) and n_jets \(events,\)"):
+        dimuon.jet_features(muons, jets[..., :3], np.ones(3))
+    with pytest.raises(ValueError, match=r"jets must be \(events, slots, 4\) and n_jets \(events,\)"):
+        dimuon.jet_features(muons, jets, np.ones(2))
+    with pytest.raises(ValueError, match=r"muons must have shape \(events, 2, 4\)"):
+        dimuon.jet_features(muons[:, :1], jets, np.ones(3))
+    with pytest.raises(ValueError, match="for the events of muons"):
+        dimuon.jet_features(muons[:2], jets, np.ones(3))
+    with pytest.raises(ValueError, match="a jet within n_jets has pT = 0"):
+        dimuon.jet_features(muons, jets, np.array([1, 2, 1]))  # the second event has one jet, not two
+    jets[0, 0, 3] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        dimuon.jet_features(muons, jets, np.ones(3))

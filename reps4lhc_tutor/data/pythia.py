@@ -649,14 +649,15 @@ def _check_arguments(
     return spec, _level(spec, level)
 
 
-JETS_PER_CORE_SECOND = {"top-tagging": 70.0, "quark-gluon": 15.0, "zjets": 45.0, "zmumu": 120.0}
+JETS_PER_CORE_SECOND = {"top-tagging": 70.0, "quark-gluon": 15.0, "zjets": 45.0, "zmumu": 180.0}
 """Selected jets (zmumu: events) per second that one worker process makes, by dataset, at its default level.
 
 Measured on the development machine (AMD EPYC, Pythia 8.317, FastJet 3.5.2) as the CPU time of
 ``generate(name, n, jobs=1)``, Pythia's initialisation included: 80 quark-gluon jets 15/s, 2000 zmumu
 events 147/s (particle level, no underlying event); with the Delphes-card detector (version 2) as wall time
 on two workers: 100 000 top-tagging jets in 656 s (76/s per core) and 6000 zjets in 62 s (49/s); 60 000
-zmumu events on two workers took 8.3 min while other jobs shared the cores. Quark/gluon is the slowest:
+zmumu events on two workers took 8.3 min while other jobs shared the cores, and the 200 000 of the truth
+sample of chapter 5b 8.1 min (205/s per core, with light other work). Quark/gluon is the slowest:
 only a few events per jet pass its 500-550 GeV window. Rounded down, so that :func:`estimated_seconds` errs
 on the long side; a laptop core is often faster, a shared one slower.
 """

@@ -15,7 +15,7 @@ jets are clustered from its energy-flow objects.
 
 Sources as for the jet datasets (:mod:`~reps4lhc_tutor.data.jets`), without an official one:
 ``"shipped"`` (40k events in ``data/zmumu.h5``, verified against ``data/MANIFEST``), ``"generated"`` (in
-the cache; when missing, made here at about 150 events per second and core, after a printed time
+the cache; when missing, made here at about 150 to 200 events per second and core, after a printed time
 estimate) and ``"auto"`` (shipped at the ci profile, else a cached generated file, else generated now if
 Pythia 8 and FastJet are installed, else shipped with a
 :class:`~reps4lhc_tutor.data.jets.SmallSampleWarning`). Splits are the contiguous fractions

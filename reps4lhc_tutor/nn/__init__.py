@@ -1,10 +1,11 @@
 """Torch modules of the course, one model family per file."""
 
+from .autoregressive import AutoregressiveJets, autoregressive_loss, censored_loss
 from .bayesian import BayesianRegressor, VariationalLinear, sample_predictions, split_uncertainty
 from .cfm import MLPVelocity, TransformerVelocity, cfm_loss, cfm_sample, sample_ode
 from .deepsets import DeepSets
 from .diffusion import DDPM, ddpm_loss
-from .ensembles import EnsembleRegressor, repulsive_ensemble_loss
+from .ensembles import EnsembleRegressor, GeneratorEnsemble, repulsive_ensemble_loss
 from .evidential import EvidentialRegressor, NormalInverseGamma, evidential_loss
 from .flows import SplineFlow, flow_loss
 from .lgatr import LGATrRegressor
@@ -18,12 +19,14 @@ from .transformer import ParticleTransformer
 __all__ = [
     "DDPM",
     "MLP",
+    "AutoregressiveJets",
     "BayesianRegressor",
     "DeepSets",
     "EnsembleRegressor",
     "EvidentialRegressor",
     "GaussianMixtureRegressor",
     "GaussianRegressor",
+    "GeneratorEnsemble",
     "LGATrRegressor",
     "LGATrTagger",
     "LLoCaRegressor",
@@ -33,6 +36,8 @@ __all__ = [
     "SplineFlow",
     "TransformerVelocity",
     "VariationalLinear",
+    "autoregressive_loss",
+    "censored_loss",
     "cfm_loss",
     "cfm_sample",
     "ddpm_loss",

@@ -14,6 +14,10 @@ The first term is an ordinary likelihood fit (``N`` times the per-event mean); t
 density estimate of the members' distribution, pushes members apart so that their spread samples the
 posterior instead of collapsing onto one mode. The kernel acts in function space: it compares the members'
 predicted means ``f_i`` on the events of the batch.
+
+:class:`GeneratorEnsemble` holds generative networks trained independently on the same events (a deep
+ensemble of densities): each member's samples give a histogram, and the spread of the histograms per bin is
+the uncertainty of the learned density.
 """
 
 from __future__ import annotations
@@ -29,7 +33,13 @@ from torch.distributions import Normal
 from .mlp import _check_positive_int, _check_widths
 from .regression import _sigma
 
-__all__ = ["EnsembleLinear", "EnsembleRegressor", "rbf_kernel", "repulsive_ensemble_loss"]
+__all__ = [
+    "EnsembleLinear",
+    "EnsembleRegressor",
+    "GeneratorEnsemble",
+    "rbf_kernel",
+    "repulsive_ensemble_loss",
+]
 
 
 class EnsembleLinear(nn.Module):
@@ -111,6 +121,61 @@ class EnsembleRegressor(nn.Module):
             h = self.activation(layer(h))
         out = self.layers[-1](h)  # (members, events, 2)
         return Normal(out[..., 0], _sigma(out[..., 1]))
+
+
+class GeneratorEnsemble(nn.Module):
+    """Independently trained generators of one density, sampled and evaluated together.
+
+    Each member needs ``member.sample(n)`` -> ``(n, features)`` and ``member.log_prob(x)`` ``(events,
+    features)`` -> ``(events,)``, as :class:`~reps4lhc_tutor.nn.flows.SplineFlow` has. The members differ
+    by their initialisation and the order of their training batches; train each one on its own (e.g. with
+    :func:`~reps4lhc_tutor.train.fit`). A ``state_dict`` saves all of them; load it into an ensemble built
+    from the same member architecture.
+
+    Parameters
+    ----------
+    members
+        At least two generators with the same ``features``.
+
+    Examples
+    --------
+    >>> from reps4lhc_tutor.nn import SplineFlow
+    >>> ensemble = GeneratorEnsemble([SplineFlow(3, transforms=2, hidden=(16,)) for _ in range(4)])
+    >>> ensemble.sample(100).shape, ensemble.log_prob(torch.zeros(5, 3)).shape
+    (torch.Size([4, 100, 3]), torch.Size([4, 5]))
+    """
+
+    def __init__(self, members: Sequence[nn.Module]) -> None:
+        super().__init__()
+        if len(members) < 2:
+            raise ValueError(f"an ensemble needs at least 2 members, got {len(members)}.")
+        for member in members:
+            if not (
+                callable(getattr(member, "sample", None)) and callable(getattr(member, "log_prob", None))
+            ):
+                raise TypeError(
+                    f"every member needs sample(n) and log_prob(x) methods; {member!r} lacks one."
+                )
+        self.members = nn.ModuleList(members)
+
+    def __len__(self) -> int:
+        return len(self.members)
+
+    def log_prob(self, x: torch.Tensor) -> torch.Tensor:
+        """Every member's log-density of events ``(events, features)``: shape ``(members, events)``."""
+        return torch.stack([member.log_prob(x) for member in self.members])
+
+    @torch.no_grad()
+    def sample(self, n: int, *, batch_size: int = 50_000) -> torch.Tensor:
+        """``n`` events from every member: shape ``(members, n, features)``.
+
+        Members sample ``batch_size`` events at a time: inverting a spline flow holds several intermediate
+        tensors per event, gigabytes for a few hundred thousand events at once.
+        """
+        _check_positive_int(n, "n")
+        chunks = [batch_size] * (n // _check_positive_int(batch_size, "batch_size"))
+        chunks += [n % batch_size] if n % batch_size else []
+        return torch.stack([torch.cat([member.sample(k) for k in chunks]) for member in self.members])
 
 
 def rbf_kernel(f: torch.Tensor, reference: torch.Tensor, bandwidth: float | None = None) -> torch.Tensor:

@@ -26,7 +26,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from . import lorentz
 
-__all__ = ["JET_MASS_OFFSET", "event_features", "event_momenta", "feature_names"]
+__all__ = ["JET_MASS_OFFSET", "event_features", "event_momenta", "feature_names", "jet_features"]
 
 JET_MASS_OFFSET = 1.0
 """GeV added to a jet mass before its logarithm is taken."""
@@ -90,14 +90,54 @@ def event_features(muons: ArrayLike, jets: ArrayLike, *, dimuon_mass: bool = Tru
     else:
         columns.append(np.log(pt[:, 1]))
     for i in range(jets.shape[1]):
-        jet = jets[:, i]
-        columns += [
-            np.log(lorentz.pt(jet)),
-            lorentz.eta(jet),
-            np.mod(lorentz.phi(jet) - phi[:, 0], _TWO_PI),
-            np.log(np.sqrt(np.maximum(lorentz.mass_squared(jet), 0.0)) + JET_MASS_OFFSET),
-        ]
+        columns += _jet_columns(jets[:, i], phi[:, 0])
     return np.stack(columns, axis=-1)
+
+
+def _jet_columns(jet: NDArray[np.float64], phi1: NDArray[np.float64]) -> list[NDArray[np.float64]]:
+    """``log pT``, ``eta``, ``dphi`` to muon 1 (azimuth ``phi1``), ``log(m + 1 GeV)`` of jets ``(n, 4)``."""
+    return [
+        np.log(lorentz.pt(jet)),
+        lorentz.eta(jet),
+        np.mod(lorentz.phi(jet) - phi1, _TWO_PI),
+        np.log(np.sqrt(np.maximum(lorentz.mass_squared(jet), 0.0)) + JET_MASS_OFFSET),
+    ]
+
+
+def jet_features(muons: ArrayLike, jets: ArrayLike, n_jets: ArrayLike) -> NDArray[np.float64]:
+    """The jet coordinates of :func:`event_features` for events of any multiplicity, zero-padded.
+
+    Parameters
+    ----------
+    muons : array_like, shape (events, 2, 4)
+        (E, px, py, pz) in GeV, leading pT first (muon 1 sets the azimuth origin).
+    jets : array_like, shape (events, slots, 4)
+        pT-ordered jets, zero-padded, as the ``zmumu`` data store them.
+    n_jets : array_like, shape (events,)
+        The jets each event has; rows at and beyond ``min(n_jets, slots)`` are padding.
+
+    Returns
+    -------
+    ndarray, shape (events, slots, 4)
+        ``log pT``, ``eta``, ``dphi``, ``log(m + 1 GeV)`` per jet; zero in padded rows.
+    """
+    muons, jets = np.asarray(muons, np.float64), np.asarray(jets, np.float64)
+    n_jets = np.asarray(n_jets)
+    if jets.ndim != 3 or jets.shape[2] != 4 or n_jets.shape != (len(jets),) or len(muons) != len(jets):
+        raise ValueError(
+            f"jets must be (events, slots, 4) and n_jets (events,) for the events of muons {muons.shape}, "
+            f"got {jets.shape} and {n_jets.shape}."
+        )
+    real = np.arange(jets.shape[1])[None, :] < n_jets[:, None]  # (events, slots)
+    _check(muons, np.zeros((len(jets), 0, 4)))  # the muons, and one muon pair per event of jets
+    if not np.isfinite(jets).all():
+        raise ValueError("jets contains NaN or infinite values; drop those events first.")
+    if (lorentz.pt(jets[real]) <= 0).any():
+        raise ValueError("a jet within n_jets has pT = 0: n_jets does not match the padded jets.")
+    phi1 = np.broadcast_to(lorentz.phi(muons[:, 0])[:, None], real.shape)[real]
+    features = np.zeros(jets.shape)
+    features[real] = np.stack(_jet_columns(jets[real], phi1), axis=-1)
+    return features
 
 
 def event_momenta(
