@@ -21,11 +21,12 @@ user's cache, from a loopback HTTP server, and points the kernels' dataset regis
 
 Run it with the project venv, which reads the generated jets:
 
-    .venv/bin/python tools/colab_check.py                      # 04a, 04b and 05a, about 35 minutes on 2 cores
+    .venv/bin/python tools/colab_check.py                      # 04a to 05b, about 45 minutes on 2 cores
     .venv/bin/python tools/colab_check.py --reuse --notebooks 04b --out /tmp/colab-out
 
 It exits non-zero when a cell fails or a loader did not take the expected source: the official one, or for a
-dataset without one (05a's Z -> mu mu + jets) the shipped sample, since pythia8mc cannot be installed there.
+dataset without one (the Z -> mu mu + jets of 05a and 05b) the shipped sample, since pythia8mc cannot be
+installed there.
 """
 
 from __future__ import annotations
@@ -58,7 +59,7 @@ CELL_TIMEOUT_S = 3600  # a cell of a cpu-profile notebook takes minutes; this ca
 GENERATED_JETS = {"top-tagging": 100_000, "quark-gluon": 20_000}
 QUARK_GLUON_FILES = 20
 # The chapters checked -> the official dataset each reads (None: a dataset without one, e.g. zmumu).
-NEEDS = {"04a": "top-tagging", "04b": "quark-gluon", "05a": None}
+NEEDS = {"04a": "top-tagging", "04b": "quark-gluon", "05a": None, "05b": None}
 # The source every loader of a chapter must take on Colab: official where the dataset has one; otherwise the
 # shipped sample, since Colab cannot install pythia8mc to generate.
 EXPECTED_SOURCE = {chapter: "official" if dataset else "shipped" for chapter, dataset in NEEDS.items()}
