@@ -36,8 +36,10 @@
 # cpu profile needs two Pythia samples, both cached after the first run: the 60k training events of notebook
 # 05a (4 to 8 minutes to make if 05a has not run) and a held-out truth sample of 200k events
 # (about 8 minutes on 2 cores; the loader prints its estimate first; `reps4lhc data generate zmumu --n 200000
-# --seed 1000003` makes it ahead of time). Without Pythia (on Colab) the notebook uses the 40k shipped events
-# for both, split so that the truth stays held out, and the loader warns that the results are noisier.
+# --seed 1000003` makes it ahead of time). The gpu profile asks for 300k training and 1M truth events: make
+# them ahead of time where Pythia is installed (the second with `--n 1000000 --seed 1000003`, about 12
+# minutes on 8 cores) and copy the cache folder. Without Pythia (on Colab) the notebook uses the 40k shipped
+# events for both, split so that the truth stays held out, and the loader warns that the results are noisier.
 
 # %% tags=["colab-install", "hide-cell"]
 # On Colab, install the course package (Colab's own PyTorch is kept); elsewhere use the course environment.
