@@ -2,7 +2,7 @@
 
 from .autoregressive import AutoregressiveJets, autoregressive_loss, censored_loss
 from .bayesian import BayesianRegressor, VariationalLinear, sample_predictions, split_uncertainty
-from .cfm import MLPVelocity, TransformerVelocity, cfm_loss, cfm_sample, sample_ode
+from .cfm import MLPVelocity, TransformerVelocity, cfm_loss, cfm_sample, conditional_cfm_loss, sample_ode
 from .deepsets import DeepSets
 from .diffusion import DDPM, ddpm_loss
 from .ensembles import EnsembleRegressor, GeneratorEnsemble, repulsive_ensemble_loss
@@ -40,6 +40,7 @@ __all__ = [
     "censored_loss",
     "cfm_loss",
     "cfm_sample",
+    "conditional_cfm_loss",
     "ddpm_loss",
     "evidential_loss",
     "flow_loss",

@@ -15,6 +15,11 @@ fixed-step solver. The chapter 5a notebook writes the loss by hand; this module 
     history = fit(velocity, cfm_loss, train=(tokens, mask), epochs=20, batch_size=512)  # (model, x, mask)
     samples = cfm_sample(velocity, tokens.shape, mask=mask)  # the multiplicities are given, not generated
 
+    # conditional: p(x_part | x_det), trained on simulated pairs, sampled for each measured event
+    velocity = MLPVelocity(features=6, context=6)
+    history = fit(velocity, conditional_cfm_loss, train=(x_part, x_det), epochs=20, batch_size=1024)
+    unfolded = cfm_sample(velocity, (len(data_det), 6), context=data_det)
+
 A velocity network is called as ``velocity(x, t)`` on ``(batch, features)`` events, or ``velocity(x, t,
 mask)`` on ``(batch, tokens, features)`` token sets, with ``t`` of shape ``(batch,)``.
 """
@@ -22,6 +27,7 @@ mask)`` on ``(batch, tokens, features)`` token sets, with ``t`` of shape ``(batc
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from functools import partial
 
 import torch
 from torch import nn
@@ -31,7 +37,15 @@ from .mlp import MLP, _check_positive_int
 from .sets import check_particles
 from .transformer import encoder_blocks
 
-__all__ = ["ODE_METHODS", "MLPVelocity", "TransformerVelocity", "cfm_loss", "cfm_sample", "sample_ode"]
+__all__ = [
+    "ODE_METHODS",
+    "MLPVelocity",
+    "TransformerVelocity",
+    "cfm_loss",
+    "cfm_sample",
+    "conditional_cfm_loss",
+    "sample_ode",
+]
 
 ODE_METHODS = ("euler", "midpoint", "rk4")
 
@@ -100,6 +114,22 @@ def cfm_loss(
     return (squared * real).sum() / (real.sum() * x1.shape[-1])
 
 
+def conditional_cfm_loss(
+    velocity: Velocity, x1: torch.Tensor, context: torch.Tensor, *, sigma_min: float = 0.0
+) -> torch.Tensor:
+    """:func:`cfm_loss` for a conditional velocity ``velocity(x, t, context=c)``: it learns ``p(x1 | c)``.
+
+    ``x1`` ``(batch, features)`` and ``context`` ``(batch, context features)`` are paired event by event
+    (e.g. particle and detector level of the same simulated events), so a batch of ``tutor.fit`` is
+    ``(x1, context)``.
+    """
+    if len(context) != len(x1):
+        raise ValueError(
+            f"x1 and context must pair events one to one, got {len(x1)} and {len(context)} rows."
+        )
+    return cfm_loss(partial(velocity, context=context), x1, sigma_min=sigma_min)
+
+
 @torch.no_grad()
 def sample_ode(
     velocity: Velocity,
@@ -164,6 +194,7 @@ def cfm_sample(
     steps: int = 50,
     method: str = "midpoint",
     generator: torch.Generator | None = None,
+    context: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Generate events: standard normal noise of ``shape`` pushed through :func:`sample_ode`.
 
@@ -180,6 +211,8 @@ def cfm_sample(
         As in :func:`sample_ode`.
     generator
         Makes the noise reproducible; it must live on the network's device.
+    context
+        For a conditional velocity: the condition of each event, ``(n, context features)``.
 
     Returns
     -------
@@ -190,6 +223,12 @@ def cfm_sample(
     if parameter is None:
         raise TypeError("cfm_sample needs a velocity network with parameters; use sample_ode for a function.")
     x0 = torch.randn(tuple(shape), generator=generator, device=parameter.device, dtype=parameter.dtype)
+    if context is not None:
+        if len(context) != len(x0):
+            raise ValueError(
+                f"context must hold one condition per event ({len(x0)}), got {len(context)} rows."
+            )
+        velocity = partial(velocity, context=context)
     return sample_ode(velocity, x0, steps=steps, method=method, mask=mask)
 
 
@@ -197,7 +236,10 @@ class MLPVelocity(nn.Module):
     """Velocity field ``v(x, t)`` for events with a fixed number of features: an MLP on ``(x, t)``.
 
     The time enters as :func:`~reps4lhc_tutor.nn.diffusion.time_features` (``t`` and ``frequencies`` pairs
-    of Fourier features), concatenated to ``x``.
+    of Fourier features), concatenated to ``x``. With ``context=k`` the velocity is conditional,
+    ``v(x, t | c)`` with ``c`` of ``k`` features concatenated as well; trained with
+    :func:`conditional_cfm_loss` it generates from ``p(x | c)``, e.g. particle-level events given the
+    detector-level ones (generative unfolding, chapter 6).
 
     Parameters
     ----------
@@ -208,22 +250,33 @@ class MLPVelocity(nn.Module):
         ODE's right-hand side, is smooth).
     frequencies
         Fourier frequencies of the time embedding.
+    context
+        Features of the condition ``c``; 0 (the default) for an unconditional velocity.
 
     Examples
     --------
     >>> velocity = MLPVelocity(3, hidden=(32,))
     >>> velocity(torch.zeros(5, 3), torch.rand(5)).shape
     torch.Size([5, 3])
+    >>> conditional = MLPVelocity(3, hidden=(32,), context=2)
+    >>> conditional(torch.zeros(5, 3), torch.rand(5), context=torch.zeros(5, 2)).shape
+    torch.Size([5, 3])
     """
 
-    def __init__(self, features: int, hidden: Sequence[int] = (256, 256, 256), frequencies: int = 4) -> None:
+    def __init__(
+        self, features: int, hidden: Sequence[int] = (256, 256, 256), frequencies: int = 4, context: int = 0
+    ) -> None:
         super().__init__()
         self.features = _check_positive_int(features, "features")
         self.frequencies = _check_positive_int(frequencies, "frequencies")
-        self.net = MLP(self.features + 1 + 2 * self.frequencies, self.features, hidden, nn.SiLU)
+        if isinstance(context, bool) or not isinstance(context, int) or context < 0:
+            raise ValueError(f"context must be a number of features >= 0, got {context!r}.")
+        self.context = context
+        self.net = MLP(self.features + 1 + 2 * self.frequencies + context, self.features, hidden, nn.SiLU)
 
-    def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        """Velocity ``(batch, features)`` at ``x`` ``(batch, features)`` and times ``t`` ``(batch,)``."""
+    def forward(self, x: torch.Tensor, t: torch.Tensor, context: torch.Tensor | None = None) -> torch.Tensor:
+        """Velocity ``(batch, features)`` at ``x`` ``(batch, features)``, times ``t`` ``(batch,)`` and, for a
+        conditional velocity, the condition ``context`` ``(batch, context)``."""
         if x.ndim != 2 or x.shape[1] != self.features:
             raise ValueError(
                 f"MLPVelocity expects x of shape (batch, {self.features}), got {tuple(x.shape)}; "
@@ -231,7 +284,18 @@ class MLPVelocity(nn.Module):
             )
         if t.shape != x.shape[:1]:
             raise ValueError(f"t must have shape (batch,) = {tuple(x.shape[:1])}, got {tuple(t.shape)}.")
-        return self.net(torch.cat([x, time_features(t, self.frequencies)], dim=-1))
+        inputs = [x, time_features(t, self.frequencies)]
+        if self.context:
+            if context is None or context.shape != (len(x), self.context):
+                got = None if context is None else tuple(context.shape)
+                raise ValueError(
+                    f"this MLPVelocity is conditional: pass context of shape (batch, {self.context}) = "
+                    f"{(len(x), self.context)}, got {got}."
+                )
+            inputs.append(context)
+        elif context is not None:
+            raise ValueError("this MLPVelocity has context=0: build it with MLPVelocity(..., context=k).")
+        return self.net(torch.cat(inputs, dim=-1))
 
 
 class TransformerVelocity(nn.Module):
