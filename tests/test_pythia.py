@@ -119,6 +119,14 @@ def test_top_tagging_detector_level_and_zjets_smoke(tmp_path, capfd):
     assert "PYTHIA" not in out + err and "FastJet" not in out + err  # generators stay quiet
 
 
+@needs_generators
+def test_zjets_is_written_to_the_cache_folder(folder):
+    """Without ``out`` the two-level dataset goes to its cache path (the checked level passes again)."""
+    path = pythia.generate("zjets", 2, seed=1, progress=False)
+    assert path == pythia.generated_path("zjets", 2, seed=1) and path.is_file()
+    assert pythia.read_generated(path)[1]["level"] == "both"
+
+
 def test_an_existing_file_is_returned_without_generating(folder, monkeypatch):
     path = pythia.generated_path("top-tagging", 10, seed=2)
     path.parent.mkdir(parents=True)

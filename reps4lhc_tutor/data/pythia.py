@@ -257,7 +257,7 @@ def _dataset(name: str) -> JetDataset:
 
 
 def _level(spec: JetDataset, level: str | None) -> str:
-    if level is None:
+    if level is None or level == spec.default_level:  # a checked level passes again unchanged
         return spec.default_level
     if spec.default_level == "both":
         raise ValueError(f"{spec.name} always stores particle and detector level; leave level unset.")
