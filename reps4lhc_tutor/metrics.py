@@ -607,8 +607,8 @@ def equivalent_sample_size(mse: ArrayLike, n_bins: int = 20, n_truth: float = np
     if (mse < 0).any() or not n_truth > 0:
         raise ValueError(f"mse must be >= 0 and n_truth > 0, got mse={mse} and n_truth={n_truth}.")
     excess = n_bins**2 / (n_bins - 1) * mse - 1 / n_truth
-    with np.errstate(divide="ignore"):
-        return np.where(excess > 0, 1 / np.where(excess > 0, excess, 1.0), np.inf)
+    with np.errstate(divide="ignore"):  # excess <= 0 is replaced by inf below
+        return np.where(excess > 0, 1 / excess, np.inf)
 
 
 def _check_bins(n_bins: object) -> None:

@@ -162,37 +162,34 @@ def test_map_uses_the_lecture_title_for_a_chapter_without_notebook(tmp_path):
     assert "| 01 | Lecture one | [lecture](book/01_more.md) | — | — |" in (root / "README.md").read_text()
 
 
-def test_map_has_a_row_per_notebook_of_a_chapter(tmp_path):
+def _two_part_map_rows(tmp_path, toc_files: str, pages: tuple[str, ...] = ()) -> list[list[str]]:
+    """The course-map rows (split into cells) of chapter 01 with notebooks 01a and 01b and ``toc_files``."""
     root = course_tree(tmp_path)
+    for page in pages:
+        (root / "book" / f"{page}.md").write_text("# A page\n")
     for stem, title in [("01a_more", "Part a"), ("01b_more", "Part b")]:
         write_pair(root / "notebooks", stem, chapter_cells(title))
-    (root / "_toc.yml").write_text(
-        "format: jb-book\nroot: book/index\nchapters:\n  - file: book/01_more\n"
-        "  - file: notebooks/01a_more\n  - file: notebooks/01b_more\n"
-    )
+    (root / "_toc.yml").write_text("format: jb-book\nroot: book/index\nchapters:\n" + toc_files)
     sync(root)
-    rows = [line for line in (root / "README.md").read_text().splitlines() if line.startswith("| 0")]
-    assert [row.split(" | ")[:4] for row in rows] == [
+    lines = (root / "README.md").read_text().splitlines()
+    return [line.split(" | ") for line in lines if line.startswith("| 0")]
+
+
+def test_map_has_a_row_per_notebook_of_a_chapter(tmp_path):
+    toc = "  - file: book/01_more\n  - file: notebooks/01a_more\n  - file: notebooks/01b_more\n"
+    assert [row[:4] for row in _two_part_map_rows(tmp_path, toc)] == [
         ["| 01a", "Part a", "[lecture](book/01_more.md)", "[notebook](notebooks/01a_more.ipynb)"],
         ["| 01b", "Part b", "[lecture](book/01_more.md)", "[notebook](notebooks/01b_more.ipynb)"],
     ]
 
 
 def test_a_part_with_its_own_lecture_page_links_it(tmp_path):
-    root = course_tree(tmp_path)
-    (root / "book" / "01b_precision.md").write_text("# Precision\n")
-    for stem, title in [("01a_more", "Part a"), ("01b_more", "Part b")]:
-        write_pair(root / "notebooks", stem, chapter_cells(title))
-    (root / "_toc.yml").write_text(
-        "format: jb-book\nroot: book/index\nchapters:\n  - file: book/01_more\n"
-        "  - file: notebooks/01a_more\n  - file: book/01b_precision\n  - file: notebooks/01b_more\n"
+    toc = (
+        "  - file: book/01_more\n  - file: notebooks/01a_more\n"
+        "  - file: book/01b_precision\n  - file: notebooks/01b_more\n"
     )
-    sync(root)
-    rows = [line for line in (root / "README.md").read_text().splitlines() if line.startswith("| 0")]
-    assert [row.split(" | ")[2] for row in rows] == [
-        "[lecture](book/01_more.md)",
-        "[lecture](book/01b_precision.md)",
-    ]
+    rows = _two_part_map_rows(tmp_path, toc, pages=("01b_precision",))
+    assert [row[2] for row in rows] == ["[lecture](book/01_more.md)", "[lecture](book/01b_precision.md)"]
 
 
 def test_missing_badge_is_an_error_and_nothing_is_written(tmp_path):
