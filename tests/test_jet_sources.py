@@ -228,6 +228,14 @@ def test_auto_prefers_official_then_generated_then_shipped(folders, monkeypatch,
     assert "the ci profile uses shipped data only" in capsys.readouterr().out
 
 
+def test_auto_never_takes_the_official_files_for_both_zjets_samples(folders, monkeypatch, capsys):
+    # the official files hold one generator each: with "both", a reachable server must not be chosen
+    monkeypatch.setattr(jets, "_reachable", lambda url: True)
+    both = load_zjets("both", "gen", n_events=None, source="auto")
+    assert both.meta["source"] == "shipped" and set(both.labels) == {0, 1}
+    assert "zjets: source='auto' -> 'shipped' (no official file holds this sample" in capsys.readouterr().out
+
+
 @pytest.fixture
 def offline(monkeypatch):
     """No official server answers."""

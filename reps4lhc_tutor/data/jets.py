@@ -238,7 +238,7 @@ def _auto(
         return _Choice("shipped", "the ci profile uses shipped data only")
     unit = pythia.DATASETS[name].unit
     if first_official is None:
-        no_official = "there is no official dataset"
+        no_official = "no official file holds this sample"
     else:
         local = local_path(official_dataset(name), first_official)
         if local.is_file():
@@ -874,7 +874,15 @@ def load_zjets(
         raise ValueError(f"level must be 'gen' (particle level) or 'sim' (detector level), got {level!r}.")
     dataset = official_dataset("zjets")
     official_name = ZJETS_SAMPLES.get(generator, generator)
-    first = dataset.group(official_name)[0] if official_name in ZJETS_GENERATORS else dataset.files[0]
+    # "both" exists only in generated and shipped files (the official ones hold one generator each), so
+    # source="auto" must not pick the official set for it
+    first = (
+        dataset.group(official_name)[0]
+        if official_name in ZJETS_GENERATORS
+        else None
+        if generator == "both"
+        else dataset.files[0]
+    )
     samples = 1 if generator == "both" else 2
     choice = _choose("zjets", source, first, _file_size_for(n_events, split, samples), seed)
     if choice.source != "official":
