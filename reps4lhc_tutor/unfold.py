@@ -17,6 +17,10 @@ A classifier ``D`` trained with balanced classes gives the density ratio ``w = D
 here it is a gradient-boosted tree (the one of :func:`~reps4lhc_tutor.metrics.classifier_test`), fitted with
 *cross-fitting*: the events are split into ``folds`` parts and each part's weights come from a classifier
 that did not see it, so the weights do not inherit the classifier's overfitting.
+
+Comparing an unfolded distribution with a truth: :func:`histogram` (normalised, with statistical errors of
+weighted events), :func:`chi2_per_ndf`, and :func:`prior_fraction`, how much of the difference between the
+simulation and the truth an unfolding left in its result.
 """
 
 from __future__ import annotations
@@ -31,7 +35,15 @@ from numpy.typing import ArrayLike, NDArray
 from .config import check_rng
 from .metrics import _default_classifier, _finite_float, _true_probability, _weights
 
-__all__ = ["OmniFoldResult", "ibu", "omnifold", "response_matrix"]
+__all__ = [
+    "OmniFoldResult",
+    "chi2_per_ndf",
+    "histogram",
+    "ibu",
+    "omnifold",
+    "prior_fraction",
+    "response_matrix",
+]
 
 
 def response_matrix(
@@ -177,6 +189,7 @@ def omnifold(
     *,
     folds: int = 2,
     classifier: Callable[[int, int], Any] | None = None,
+    data_weights: ArrayLike | None = None,
 ) -> OmniFoldResult:
     """Unbinned unfolding of ``data_det`` with the simulated pairs ``(sim_gen, sim_det)`` (module docstring).
 
@@ -198,6 +211,9 @@ def omnifold(
         ``classifier(n_train, seed)`` returns an unfitted scikit-learn-style classifier with
         ``fit(x, y, sample_weight=)`` and ``predict_proba``; default: the gradient-boosted tree of
         :func:`~reps4lhc_tutor.metrics.classifier_test`.
+    data_weights : array_like, shape (n_data,), optional
+        Non-negative weights of the measured events, e.g. Poisson(1) draws for a bootstrap replica of the
+        data (the statistical uncertainty of the unfolded result); default: all 1.
 
     Returns
     -------
@@ -224,7 +240,15 @@ def omnifold(
         )
     rng = check_rng(rng)
     make_classifier = _default_classifier if classifier is None else classifier
-    data_weights = np.ones(len(data_det))
+    if data_weights is None:
+        data_weights = np.ones(len(data_det))
+    else:
+        data_weights = _finite_float(data_weights, "data_weights")
+        if data_weights.shape != (len(data_det),) or (data_weights < 0).any() or data_weights.sum() <= 0:
+            raise ValueError(
+                f"data_weights must be {len(data_det)} non-negative weights (one per measured event), not "
+                f"all zero; got shape {data_weights.shape}."
+            )
     push = np.ones(len(sim_gen))  # nu_0: the simulation as it is
     step1, step2 = [], []
     for _ in range(iterations):
@@ -240,3 +264,85 @@ def omnifold(
         step1.append(pull)
         step2.append(push)
     return OmniFoldResult(np.stack(step1), np.stack(step2))
+
+
+def histogram(
+    x: ArrayLike, bins: ArrayLike, weights: ArrayLike | None = None
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """The fraction of (weighted) events in each bin and its statistical error.
+
+    Parameters
+    ----------
+    x : array_like, shape (events,)
+        One observable.
+    bins : array_like, shape (bins + 1,)
+        Bin edges; events outside them are not counted.
+    weights : array_like, shape (events,), optional
+        Event weights (e.g. OmniFold's), default 1.
+
+    Returns
+    -------
+    (ndarray, ndarray), each of shape (bins,)
+        ``h_i = W_i / W`` with ``W_i`` the sum of the weights in bin ``i`` and ``W`` the sum over all bins,
+        and ``sqrt(sum_i w^2) / W``, the Poisson error of a weighted count (the uncertainty of the
+        normalisation, of order ``1/sqrt(N)`` relative, is neglected).
+    """
+    x = _finite_float(x, "x")
+    weights = np.ones_like(x) if weights is None else _finite_float(weights, "weights")
+    if x.ndim != 1 or weights.shape != x.shape or x.size == 0:
+        raise ValueError(
+            f"x and weights must be non-empty 1-d arrays of the same events, got {x.shape} and "
+            f"{weights.shape}."
+        )
+    sums = np.histogram(x, bins, weights=weights)[0]
+    squares = np.histogram(x, bins, weights=weights**2)[0]
+    total = sums.sum()
+    if total <= 0:
+        raise ValueError(
+            "no weight falls inside the bins: check the bin edges against the observable's range."
+        )
+    return sums / total, np.sqrt(squares) / total
+
+
+def chi2_per_ndf(h: ArrayLike, h_err: ArrayLike, reference: ArrayLike, reference_err: ArrayLike) -> float:
+    """``chi^2 / ndf`` of two normalised histograms with independent errors (e.g. from :func:`histogram`).
+
+    ``chi^2 = sum_i (h_i - r_i)^2 / (sigma_h,i^2 + sigma_r,i^2)`` over the bins with a non-zero error, and
+    ``ndf`` is their number minus one: both histograms sum to one, which fixes one bin. Bin-to-bin
+    correlations (which unfolding induces) are neglected. About 1 for compatible histograms.
+    """
+    h, h_err, reference, reference_err = (
+        _finite_float(h, "h"),
+        _finite_float(h_err, "h_err"),
+        _finite_float(reference, "reference"),
+        _finite_float(reference_err, "reference_err"),
+    )
+    shapes = [a.shape for a in (h, h_err, reference, reference_err)]
+    if h.ndim != 1 or len(set(shapes)) > 1:
+        raise ValueError(f"all four arrays must be 1-d of one shape, got {shapes}.")
+    variance = h_err**2 + reference_err**2
+    used = variance > 0
+    if used.sum() < 2:
+        raise ValueError("chi2_per_ndf needs at least two bins with a non-zero error.")
+    return float(((h - reference)[used] ** 2 / variance[used]).sum() / (used.sum() - 1))
+
+
+def prior_fraction(result: ArrayLike, truth: ArrayLike, prior: ArrayLike) -> float:
+    """How far an unfolded histogram sits towards the prior: the projection of ``result - truth`` on
+    ``prior - truth``, in units of the latter.
+
+    0: the result is at the truth (along that direction); 1: it has not moved from the prior (the
+    simulation it started from); between: the fraction of the prior's bias that is left. Arrays of one
+    shape, e.g. normalised histograms; ``prior`` and ``truth`` must differ.
+    """
+    result, truth, prior = (
+        _finite_float(a, n) for a, n in ((result, "result"), (truth, "truth"), (prior, "prior"))
+    )
+    if not result.shape == truth.shape == prior.shape:
+        raise ValueError(
+            f"result, truth and prior must have one shape, got {result.shape}, {truth.shape}, {prior.shape}."
+        )
+    bias = (prior - truth).ravel()
+    if not (bias**2).sum() > 0:
+        raise ValueError("prior and truth are equal: there is no prior dependence to measure.")
+    return float((result - truth).ravel() @ bias / (bias @ bias))

@@ -14,7 +14,7 @@ import pytest
 from reps4lhc_tutor.cli import main
 from reps4lhc_tutor.data import jets, pythia, registry, shipped
 from reps4lhc_tutor.data.cache import DATA_ENV
-from reps4lhc_tutor.data.jets import load_quark_gluon, load_top_tagging, load_zjets
+from reps4lhc_tutor.data.jets import load_quark_gluon, load_top_tagging, load_zjets, zjets_observables
 
 RNG = np.random.default_rng(11)
 
@@ -144,6 +144,21 @@ def test_zjets_levels_pair_event_by_event_and_samples_follow_the_labels(folders)
     assert "found" not in sim_gen.extra and sim_gen.meta["level"] == "particle"
     with pytest.raises(ValueError, match="samples are simulation, data, both"):
         load_zjets("herwig", source="shipped")
+
+
+def test_zjets_observables_are_the_stored_ones_and_match_a_recomputation():
+    # the real shipped file: what generation stored equals what zjets_observables computes from the
+    # constituents (the path official jets take), so both sources share one definition
+    data = load_zjets("both", "sim", n_events=200, source="shipped")
+    stored = zjets_observables(data)
+    assert stored.shape == (200, len(pythia.SUBSTRUCTURE))
+    for column, name in enumerate(pythia.SUBSTRUCTURE):
+        np.testing.assert_array_equal(stored[:, column], data.extra[name])
+    data.extra.clear()  # as for an official file: only the constituents are left
+    np.testing.assert_allclose(zjets_observables(data, progress=False), stored, rtol=1e-9, atol=1e-12)
+    quark_gluon = load_quark_gluon(n_events=2, source="shipped")
+    with pytest.raises(ValueError, match="needs Z\\+jets jets"):
+        zjets_observables(quark_gluon)
 
 
 @pytest.mark.parametrize("damage", ["flip", "truncate", "delete"])

@@ -7,10 +7,10 @@ import pytest
 from http_loopback import Loopback, serve
 from official_files import npz_file, sha256_checksum, top_tagging_file
 
-from reps4lhc_tutor.data import registry
+from reps4lhc_tutor.data import pythia, registry
 from reps4lhc_tutor.data.cache import CacheError
 from reps4lhc_tutor.data.download import ChecksumError
-from reps4lhc_tutor.data.jets import load_quark_gluon, load_top_tagging, load_zjets
+from reps4lhc_tutor.data.jets import load_quark_gluon, load_top_tagging, load_zjets, zjets_observables
 
 RNG = np.random.default_rng(7)
 
@@ -134,6 +134,35 @@ def test_zjets_translates_the_constituents_back(server, monkeypatch):
     assert set(data.extra) == {"jets", "widths", "Zs"} and data.meta["level"] == "gen"
     with pytest.raises(ValueError, match="level must be"):
         load_zjets("herwig", "reco")
+
+
+def test_zjets_observables_of_official_jets_use_the_course_definitions(server, monkeypatch):
+    # the official files carry EnergyFlow's own observables; the course recomputes its six from the
+    # constituents, chunk by chunk, so that official and generated jets compare like with like
+    n_jets, width = 7, 5
+    particles = np.zeros((n_jets, width, 4))
+    for jet, n in enumerate(RNG.integers(2, width + 1, n_jets)):
+        particles[jet, :n] = np.stack(
+            [
+                RNG.uniform(0.05, 1.0, n),
+                RNG.uniform(-0.3, 0.3, n),
+                RNG.uniform(-0.3, 0.3, n),
+                np.full(n, 0.1),
+            ],
+            axis=1,
+        )
+    jets = np.tile([250.0, 0.2, 0.5, 20.0], (n_jets, 1))
+    content = npz_file(sim_particles=particles, sim_jets=jets, sim_mults=np.full(n_jets, 99.0))
+    _mirror(monkeypatch, "zjets", server, {"Pythia26_Zjet_pTZ-200GeV_0.npz": content})
+    data = load_zjets("simulation", "sim", n_events=n_jets, progress=False)
+    values = zjets_observables(data, chunk=3, progress=False)
+    assert values.shape == (n_jets, len(pythia.SUBSTRUCTURE))
+    expected = pythia.substructure(data.constituents)
+    for column, name in enumerate(pythia.SUBSTRUCTURE):
+        np.testing.assert_allclose(values[:, column], expected[name], err_msg=name)
+    np.testing.assert_array_equal(values[:, 1], (particles[..., 0] > 0).sum(axis=1))  # not the file's 99
+    with pytest.raises(ValueError, match="positive number of jets"):
+        zjets_observables(data, chunk=0)
 
 
 def test_a_corrupted_download_leaves_the_cache_empty(server, monkeypatch, tmp_path):

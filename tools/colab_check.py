@@ -58,8 +58,9 @@ CELL_TIMEOUT_S = 3600  # a cell of a cpu-profile notebook takes minutes; this ca
 # official files: top tagging train/val/test.h5; quark/gluon 20 equal files (the official split: 16/2/2).
 GENERATED_JETS = {"top-tagging": 100_000, "quark-gluon": 20_000}
 QUARK_GLUON_FILES = 20
-# The chapters checked -> the official dataset each reads (None: a dataset without one, e.g. zmumu).
-NEEDS = {"04a": "top-tagging", "04b": "quark-gluon", "05a": None, "05b": None}
+# The chapters checked -> the official dataset each reads (None: none, e.g. zmumu, or the two zjets samples
+# of one file, which only generated and shipped files hold).
+NEEDS = {"04a": "top-tagging", "04b": "quark-gluon", "05a": None, "05b": None, "06": None}
 # The source every loader of a chapter must take on Colab: official where the dataset has one; otherwise the
 # shipped sample, since Colab cannot install pythia8mc to generate.
 EXPECTED_SOURCE = {chapter: "official" if dataset else "shipped" for chapter, dataset in NEEDS.items()}

@@ -15,7 +15,7 @@
 """
 
 from . import cache, download, jets, loaders, mixtures, registry, zmumu
-from .jets import JetData, load_quark_gluon, load_top_tagging, load_zjets
+from .jets import JetData, load_quark_gluon, load_top_tagging, load_zjets, zjets_observables
 from .loaders import AMPLITUDE_PROCESSES, AmplitudeData, load_amplitudes
 from .mixtures import mixed_samples
 from .zmumu import TRUTH_SEED, ZmumuEvents, load_zmumu
@@ -38,5 +38,6 @@ __all__ = [
     "mixed_samples",
     "mixtures",
     "registry",
+    "zjets_observables",
     "zmumu",
 ]
