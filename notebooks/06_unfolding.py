@@ -709,9 +709,9 @@ tutor.expect(
 # 0.06 on average): IBU's misses are not a lean towards the simulation but distortions in other directions.
 #
 # *Generative unfolding*, a single conditional flow-matching network trained for about a minute and a half,
-# passes its closure test ($\chi^2/\text{ndf} \le 1.5$) and reaches the truth for $p_T D$ and the
-# multiplicity, but keeps a quarter of the prior's bias in the mass and a sixth in the width and
-# $\tau_{21}$ (mean $\chi^2/\text{ndf}$ 2.8 over the five observables). This is the prior dependence the
+# passes its closure test ($\chi^2/\text{ndf} \le 1.5$) and comes close to the truth for $p_T D$ and the
+# multiplicity, but keeps a quarter of the prior's bias in the mass and $\tau_{21}$ and a sixth in the
+# width (mean $\chi^2/\text{ndf}$ 2.8 over the five observables). This is the prior dependence the
 # lecture derives: the network learns $p_\text{sim}(x_\text{part} \mid x_\text{det})$, the simulation's
 # answer to "which particle-level jet was behind this measurement?", and applies it unchanged to the data.
 # It also misses $z_g$ (4.4), whose sharp edge at $z_\text{cut}$ a smooth density in standardised

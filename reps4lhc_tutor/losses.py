@@ -1,4 +1,6 @@
-"""Likelihood losses for regression: a network is a fit, and its loss is a negative log-likelihood.
+"""Losses: likelihood losses for regression, and the contrastive loss and its diagnostics for representations.
+
+Regression: a network is a fit, and its loss is a negative log-likelihood.
 
 All losses take tensors whose shapes match the target, ``(events,)`` or ``(events, targets)``, and reduce
 over every element with ``reduction="mean"`` (default), ``"sum"`` or ``"none"``.
@@ -11,6 +13,13 @@ over every element with ``reduction="mean"`` (default), ``"sum"`` or ``"none"``.
 
 The constant ``0.5 * log(2 pi)`` per element does not change the minimum or the gradients; it is left out
 unless ``full=True``, which makes the value a true negative log-density (comparable with ``log_prob``).
+
+Representations (contrastive learning, SimCLR/JetCLR): embeddings of shape ``(batch, dim)``, L2-normalised
+inside each function, so that only directions on the unit hypersphere count.
+
+- :func:`contrastive_loss`: the NT-Xent loss of a batch of positive pairs (two augmented views of each jet).
+- :func:`alignment`, :func:`uniformity`: the two halves of what NT-Xent optimises (Wang & Isola 2020): close
+  positive pairs, and embeddings spread evenly over the sphere.
 """
 
 from __future__ import annotations
@@ -21,7 +30,16 @@ from typing import Literal
 import torch
 from torch.distributions import Distribution
 
-__all__ = ["Reduction", "distribution_nll", "gaussian_nll", "heteroscedastic_nll", "mse"]
+__all__ = [
+    "Reduction",
+    "alignment",
+    "contrastive_loss",
+    "distribution_nll",
+    "gaussian_nll",
+    "heteroscedastic_nll",
+    "mse",
+    "uniformity",
+]
 
 Reduction = Literal["mean", "sum", "none"]
 
@@ -219,3 +237,153 @@ def distribution_nll(
         )
     _check_finite(target, "target")
     return _reduce(-distribution.log_prob(target), reduction)
+
+
+# --- contrastive learning of representations ----------------------------------------------------------------
+
+
+def _check_positive_number(value: object, name: str, hint: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value <= 0:
+        raise ValueError(f"{name} must be a finite positive number, got {value!r}; {hint}")
+    return float(value)
+
+
+def _check_embeddings(z: torch.Tensor, name: str, min_rows: int) -> None:
+    if not isinstance(z, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor of shape (batch, dim), got {type(z).__name__}.")
+    if z.ndim != 2 or not z.is_floating_point():
+        raise ValueError(
+            f"{name} must be a floating-point tensor of shape (batch, dim), got shape {tuple(z.shape)} and "
+            f"dtype {z.dtype}; a single embedding z becomes z[None, :], a batch of sets must be pooled first."
+        )
+    if len(z) < min_rows:
+        raise ValueError(f"{name} needs at least {min_rows} embeddings (rows), got {len(z)}.")
+    _check_finite(z, name)
+
+
+def _normalise(z: torch.Tensor, name: str) -> torch.Tensor:
+    """Rows of ``z`` scaled to unit L2 norm; a zero row has no direction and is an error."""
+    norm = torch.linalg.vector_norm(z, dim=-1, keepdim=True)  # (batch, 1)
+    if not (norm > 0).all():
+        raise ValueError(
+            f"{name} has {int((norm == 0).sum())} rows of zeros, which have no direction on the sphere; "
+            "an encoder whose last layer is a ReLU can produce them (leave the output layer linear)."
+        )
+    return z / norm
+
+
+def _check_pairs(z1: torch.Tensor, z2: torch.Tensor, min_rows: int) -> None:
+    _check_embeddings(z1, "z1", min_rows)
+    _check_embeddings(z2, "z2", min_rows)
+    if z1.shape != z2.shape:
+        raise ValueError(
+            f"z1 has shape {tuple(z1.shape)} but z2 has shape {tuple(z2.shape)}; row i of each must embed "
+            "the two views of the same event, so the shapes must match."
+        )
+
+
+def contrastive_loss(
+    z1: torch.Tensor, z2: torch.Tensor, temperature: float = 0.1, *, reduction: Reduction = "mean"
+) -> torch.Tensor:
+    """NT-Xent, the normalised temperature-scaled cross-entropy of SimCLR (Chen et al. 2020, arXiv:2002.05709).
+
+    The batch holds ``N`` positive pairs ``(z1[i], z2[i])``, the embeddings of two augmented views of event
+    ``i`` (for JetCLR: rotated, translated, soft-smeared copies of one jet). Stacking them gives ``2N`` views
+    ``v`` (the rows of ``z1``, then those of ``z2``), each L2-normalised, with cosine similarities
+    ``s_ik = v_i . v_k``. For view ``i`` with partner ``p(i)`` (``i + N`` modulo ``2N``)::
+
+        l_i = -log[ exp(s_{i p(i)} / T) / sum_{k != i} exp(s_ik / T) ]
+
+    a ``(2N - 1)``-way classification of the partner among all other views: the other ``2N - 2`` views,
+    from both ``z1`` and ``z2``, are the negatives. The loss is the mean of ``l_i`` over all ``2N`` views, so it
+    is symmetric in ``z1`` and ``z2``. It is computed with ``logsumexp`` and stays finite in float32 down to
+    small temperatures.
+
+    Reference points: ``log(2N - 1)`` when all similarities are equal (an encoder that has learned nothing);
+    ``-log(e^(1/T) / (e^(1/T) + 2N - 2))`` for identical views of ``N`` orthogonal embeddings.
+
+    Parameters
+    ----------
+    z1, z2
+        Embeddings of the first and second views, both of shape ``(batch, dim)`` with ``batch = N >= 2``
+        (one pair has no negatives). Any non-zero length: only the direction counts.
+    temperature
+        ``T > 0``. A small ``T`` sharpens the softmax and weights the hardest negatives most; typical values
+        lie between 0.05 and 0.5.
+    reduction
+        ``"mean"`` (over the ``2N`` views), ``"sum"`` or ``"none"`` (shape ``(2N,)``: the views of ``z1``, then
+        those of ``z2``).
+
+    Returns
+    -------
+    torch.Tensor
+        Scalar, or shape ``(2N,)`` for ``reduction="none"``.
+    """
+    _check_pairs(z1, z2, min_rows=2)
+    temperature = _check_positive_number(temperature, "temperature", "typical values are 0.05 to 0.5.")
+    n = len(z1)
+    views = torch.cat([_normalise(z1, "z1"), _normalise(z2, "z2")])  # (2N, dim), unit rows
+    logits = views @ views.T / temperature  # (2N, 2N) cosine similarities / T
+    # a view is never its own negative: exp(-inf) = 0 removes the diagonal from the denominator
+    self_pair = torch.eye(2 * n, dtype=torch.bool, device=views.device)
+    logits = logits.masked_fill(self_pair, -math.inf)
+    partner = torch.arange(2 * n, device=views.device).roll(n)  # (2N,) p(i) = i + N mod 2N
+    positive = logits[torch.arange(2 * n, device=views.device), partner]  # (2N,)
+    loss = torch.logsumexp(logits, dim=1) - positive  # (2N,)
+    return _reduce(loss, reduction)
+
+
+def alignment(z1: torch.Tensor, z2: torch.Tensor, alpha: float = 2.0) -> torch.Tensor:
+    """Alignment of positive pairs, ``mean_i ||f(x_i) - f(x_i+)||^alpha`` (Wang & Isola 2020, arXiv:2005.10242).
+
+    The mean distance between the L2-normalised embeddings of the two views of each event: 0 when the
+    encoder maps both views to one point (it is invariant to the augmentation), at most ``2^alpha``
+    (antipodal views). Lower is better, but alignment alone is minimised by a collapsed encoder that maps
+    everything to one point; read it together with :func:`uniformity`.
+
+    Parameters
+    ----------
+    z1, z2
+        Embeddings of the two views, both of shape ``(batch, dim)``, ``batch >= 1``; row ``i`` of each
+        belongs to event ``i``.
+    alpha
+        Power of the distance, ``> 0``; Wang & Isola use 2 (the squared distance, smooth everywhere).
+
+    Returns
+    -------
+    torch.Tensor
+        Scalar; differentiable, so it can serve as a loss term.
+    """
+    _check_pairs(z1, z2, min_rows=1)
+    alpha = _check_positive_number(alpha, "alpha", "Wang & Isola use 2.")
+    difference = _normalise(z1, "z1") - _normalise(z2, "z2")  # (batch, dim)
+    return torch.linalg.vector_norm(difference, dim=-1).pow(alpha).mean()
+
+
+def uniformity(z: torch.Tensor, t: float = 2.0) -> torch.Tensor:
+    """Uniformity on the hypersphere, ``log mean_{i<j} exp(-t ||z_i - z_j||^2)`` (Wang & Isola 2020).
+
+    The log of the mean Gaussian potential between all pairs of the L2-normalised embeddings: 0 when they all
+    coincide (collapse), lower the more evenly they cover the sphere, and ``-4t`` at the least (two antipodal
+    points). For points uniform on the 2-sphere (``dim = 3``) it tends to ``log[(1 - e^(-4t)) / (4t)]``.
+    Computed with ``||z_i - z_j||^2 = 2 - 2 z_i . z_j`` and ``logsumexp``.
+
+    Parameters
+    ----------
+    z
+        Embeddings of shape ``(batch, dim)``, ``batch >= 2``; in Wang & Isola, one view of each event (they
+        average the values of the two views).
+    t
+        Scale of the potential, ``> 0``; Wang & Isola use 2.
+
+    Returns
+    -------
+    torch.Tensor
+        Scalar; differentiable, so it can serve as a loss term.
+    """
+    _check_embeddings(z, "z", min_rows=2)
+    t = _check_positive_number(t, "t", "Wang & Isola use 2.")
+    unit = _normalise(z, "z")
+    i, j = torch.triu_indices(len(z), len(z), offset=1, device=z.device)  # each pair i < j once
+    squared_distance = 2 - 2 * (unit @ unit.T)[i, j]  # (batch (batch - 1) / 2,)
+    return torch.logsumexp(-t * squared_distance, dim=0) - math.log(i.numel())

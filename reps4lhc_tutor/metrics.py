@@ -1,6 +1,7 @@
 """Figures of merit for classifiers and regressors: ROC curves, AUC, background rejection, calibration,
-bootstrap uncertainties, pulls, the classifier two-sample test of a generative network, and the quantile
-MSE that measures how many events a generated sample is worth.
+bootstrap uncertainties, pulls, the classifier two-sample test of a generative network, the quantile
+MSE that measures how many events a generated sample is worth, and the linear probe of a learned
+representation.
 
 Classifier conventions: label 1 is signal, 0 is background, and a larger score means more signal-like.
 A cut ``score > t`` keeps a fraction ``eps_S`` of the signal (signal efficiency, true-positive rate) and a
@@ -29,6 +30,7 @@ __all__ = [
     "classifier_test",
     "equivalent_sample_size",
     "expected_quantile_mse",
+    "linear_probe",
     "pulls",
     "quantile_mse",
     "rejection_at",
@@ -614,3 +616,112 @@ def equivalent_sample_size(mse: ArrayLike, n_bins: int = 20, n_truth: float = np
 def _check_bins(n_bins: object) -> None:
     if isinstance(n_bins, bool) or not isinstance(n_bins, (int, np.integer)) or n_bins < 2:
         raise ValueError(f"n_bins must be an integer >= 2, got {n_bins!r}.")
+
+
+# --- linear probe of a representation -----------------------------------------------------------------------
+
+
+def _check_labels(labels: ArrayLike, n_events: int, name: str, features: str) -> NDArray[np.int64]:
+    """``(n_events,)`` labels in {0, 1} with both classes present."""
+    labels = np.asarray(labels)
+    if labels.shape != (n_events,):
+        raise ValueError(
+            f"{name} must have shape ({n_events},), one label per row of {features}, got shape {labels.shape}."
+        )
+    if labels.dtype.kind not in "biuf" or not np.isin(labels, (0, 1)).all():
+        raise ValueError(f"{name} must be 0 (background) or 1 (signal), found values {np.unique(labels)[:6]}.")
+    n_signal = int(np.count_nonzero(labels == 1))
+    if n_signal in (0, n_events):
+        raise ValueError(
+            f"{name} needs both signal and background events, got {n_signal} signal of {n_events}: a probe "
+            f"cannot be fitted or judged on one class (split the events stratified by label)."
+        )
+    return labels.astype(np.int64)
+
+
+def linear_probe(
+    train_features: ArrayLike,
+    train_labels: ArrayLike,
+    test_features: ArrayLike,
+    test_labels: ArrayLike,
+    *,
+    sample_weight: ArrayLike | None = None,
+    max_iter: int = 1000,
+) -> float:
+    """Test AUC of a logistic regression on frozen features: how linearly a representation separates classes.
+
+    The standard judge of a self-supervised representation (e.g. JetCLR embeddings, top against QCD): the
+    encoder is frozen and only a linear classifier is trained on its outputs. Steps:
+
+    1. standardise every feature with the mean and standard deviation of the *training* events (weighted by
+       ``sample_weight`` if given), and apply the same shift and scale to the test events; a feature that is
+       constant on the training events (a dead unit) is only shifted, to 0, and so gets weight 0;
+    2. fit scikit-learn's ``LogisticRegression`` (L-BFGS) to the training events;
+    3. return :func:`auc` of its logit on the test events.
+
+    Regularisation: an L2 penalty ``||w||^2 / 2`` on the weights (not the intercept) added to the summed
+    training log-loss (``C = 1``, the scikit-learn default). Against the mean log-loss that is a penalty of
+    strength ``1 / (2 n_train)`` on standardised features: with thousands of training events it barely moves
+    the fit, yet it keeps the optimum finite when the training events are linearly separable and when there
+    are more features than events. Standardisation makes the penalty, and so the result, independent of the units of each
+    feature: rescaling a feature leaves the AUC unchanged. A ``ConvergenceWarning`` from scikit-learn means
+    ``max_iter`` was too small.
+
+    Parameters
+    ----------
+    train_features : array, shape ``(n_train, features)``
+        Frozen representations of the training events (``.detach().cpu().numpy()`` for torch tensors).
+    train_labels : array, shape ``(n_train,)``
+        1 for signal, 0 for background; both classes present.
+    test_features : array, shape ``(n_test, features)``
+        Representations of held-out events, the same features in the same order.
+    test_labels : array, shape ``(n_test,)``
+        As ``train_labels``.
+    sample_weight : array, shape ``(n_train,)``, optional
+        Non-negative weights of the training events, in the standardisation and in the fit (integer weights
+        act as repeated events); each class needs a positive total. The test AUC is unweighted.
+    max_iter : int
+        Most L-BFGS iterations.
+
+    Returns
+    -------
+    float
+        The AUC on the test events: 0.5 for features that carry no linear information on the label.
+    """
+    from sklearn.linear_model import LogisticRegression
+
+    if isinstance(max_iter, bool) or not isinstance(max_iter, int | np.integer) or max_iter < 1:
+        raise ValueError(f"max_iter must be a positive integer, got {max_iter!r}.")
+    train_features = _check_events(train_features, "train_features")
+    test_features = _check_events(test_features, "test_features", train_features.shape[1], "train_features")
+    train_labels = _check_labels(train_labels, len(train_features), "train_labels", "train_features")
+    test_labels = _check_labels(test_labels, len(test_features), "test_labels", "test_features")
+    if sample_weight is not None:
+        sample_weight = _finite_float(sample_weight, "sample_weight")
+        if sample_weight.shape != train_labels.shape:
+            raise ValueError(
+                f"sample_weight must have shape {train_labels.shape}, one weight per training event, got "
+                f"{sample_weight.shape}; the test AUC is unweighted."
+            )
+        if (sample_weight < 0).any():
+            raise ValueError("sample_weight must be >= 0.")
+        class_totals = [float(sample_weight[train_labels == c].sum()) for c in (0, 1)]
+        if min(class_totals) <= 0:
+            raise ValueError(
+                f"each class needs a positive total weight, got {class_totals[0]:.3g} for background and "
+                f"{class_totals[1]:.3g} for signal."
+            )
+
+    # 1. standardise with the training statistics only: the test events must not inform the probe
+    mean = np.average(train_features, axis=0, weights=sample_weight)  # (features,)
+    std = np.sqrt(np.average((train_features - mean) ** 2, axis=0, weights=sample_weight))  # (features,)
+    # A feature constant on the training events carries nothing: shift it to exactly 0 there, do not scale it
+    # (its computed mean and std can be off by round-off, and 1 / std would blow that up).
+    used = train_features if sample_weight is None else train_features[sample_weight > 0]
+    constant = np.ptp(used, axis=0) == 0
+    mean[constant], std[constant] = used[0, constant], 1.0
+    # 2. fit the linear classifier
+    probe = LogisticRegression(C=1.0, max_iter=max_iter)  # L2 penalty ||w||^2 / 2, lbfgs
+    probe.fit((train_features - mean) / std, train_labels, sample_weight=sample_weight)
+    # 3. judge it on the held-out events
+    return auc(test_labels, probe.decision_function((test_features - mean) / std))

@@ -344,3 +344,153 @@ def test_quantile_mse_functions_reject_bad_inputs(call, message):
 def test_expected_quantile_mse_rejects_nan_sizes():
     with pytest.raises(ValueError, match="NaN"):
         metrics.expected_quantile_mse([np.nan, 10.0])
+
+
+# --- linear probe ---------------------------------------------------------------------------------------------
+
+
+def gaussian_classes(n_train, n_test, separation, seed, dim=8):
+    """Train and test events of two classes per size: background N(0, 1) and signal N(separation * u, 1) in
+    ``dim`` features, with ``u`` one random unit direction; the ``dim - 1`` orthogonal directions are noise.
+    Returns ``x_train (2 n_train, dim), y_train, x_test (2 n_test, dim), y_test``."""
+    rng = np.random.default_rng(seed)
+    direction = rng.normal(size=dim)
+    direction /= np.linalg.norm(direction)
+    sets = []
+    for n in (n_train, n_test):
+        labels = np.repeat([0, 1], n)
+        sets += [rng.normal(size=(2 * n, dim)) + separation * labels[:, None] * direction, labels]
+    return tuple(sets)
+
+
+def auc_std_two_gaussians(separation, n_background, n_signal):
+    """Exact standard deviation of the AUC (Mann-Whitney) of the score x ~ N(0, 1) vs N(separation, 1).
+
+    Var = [A (1 - A) + (n_s - 1)(Q_s - A^2) + (n_b - 1)(Q_b - A^2)] / (n_s n_b), with Q_s = P(X1 > Y, X2 > Y)
+    for two signal and one background event, Q_b = P(X > Y1, X > Y2); for equal widths both are the
+    probability that two N(0, 1) of correlation 1/2 both lie below separation / sqrt(2).
+    """
+    from scipy.stats import multivariate_normal
+
+    a = norm.cdf(separation / np.sqrt(2))
+    q = multivariate_normal(mean=[0, 0], cov=[[1, 0.5], [0.5, 1]]).cdf([separation / np.sqrt(2)] * 2)
+    variance = (a * (1 - a) + (n_signal + n_background - 2) * (q - a**2)) / (n_signal * n_background)
+    return float(np.sqrt(variance))
+
+
+@pytest.mark.parametrize("separation", [0.5, 1.5])
+def test_linear_probe_reaches_the_analytic_auc(separation):
+    # The optimal score is the projection on u, with AUC Phi(d / sqrt 2). On 20000 test events per class the
+    # AUC spreads by 0.0028 (d = 0.5) and 0.0020 (d = 1.5); the probe's direction, fitted on 5000 events per
+    # class, misses u in the 7 noise directions by an angle^2 ~ 7 / (n_train p(1-p) d^2) and so loses
+    # ~1e-3 (d = 0.5) and 1e-4 (d = 1.5) of AUC: the tolerance 4 sigma holds both. A sign flip (1 - AUC), an
+    # AUC of a single feature or of an unfitted probe is far outside it.
+    x_train, y_train, x_test, y_test = gaussian_classes(5000, 20_000, separation, seed=int(10 * separation))
+    sigma = auc_std_two_gaussians(separation, 20_000, 20_000)
+    assert 0.0015 < sigma < 0.003
+    area = metrics.linear_probe(x_train, y_train, x_test, y_test)
+    assert area == pytest.approx(norm.cdf(separation / np.sqrt(2)), abs=4 * sigma)
+
+
+def test_linear_probe_ignores_the_units_of_features():
+    x_train, y_train, x_test, y_test = gaussian_classes(1000, 2000, 1.0, seed=1)
+    rng = np.random.default_rng(2)
+    scale = 10 ** rng.uniform(-4, 4, size=8)  # one unit per feature, from 1e-4 to 1e4
+    shift = rng.normal(0, 1e3, size=8)
+    reference = metrics.linear_probe(x_train, y_train, x_test, y_test)
+    rescaled = metrics.linear_probe(scale * x_train + shift, y_train, scale * x_test + shift, y_test)
+    assert rescaled == pytest.approx(reference, abs=1e-9)
+
+
+def test_linear_probe_standardises_with_the_training_statistics():
+    # Test events in other units than the training events (feature 0 x 3, feature 1 x 0.1): the probe must
+    # apply the training shift and scale, as a StandardScaler fitted on the training events does; standardising
+    # the test events with their own statistics would give another AUC.
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    x_train, y_train, x_test, y_test = gaussian_classes(300, 2000, 1.0, seed=3)
+    x_test = x_test * np.array([3.0, 0.1, 1, 1, 1, 1, 1, 1])
+    pipeline = make_pipeline(StandardScaler(), LogisticRegression(C=1.0)).fit(x_train, y_train)
+    expected = metrics.auc(y_test, pipeline.decision_function(x_test))
+    own_statistics = pipeline[-1].decision_function(StandardScaler().fit_transform(x_test))
+    assert abs(metrics.auc(y_test, own_statistics) - expected) > 1e-3  # the check can tell the two apart
+    assert metrics.linear_probe(x_train, y_train, x_test, y_test) == pytest.approx(expected, abs=1e-9)
+
+
+def test_linear_probe_of_random_labels_gives_half():
+    # 50 noise features and 200 training events: the probe overfits, so its AUC on its own training events
+    # is far above 0.5, while on held-out events it spreads around 0.5 as the Mann-Whitney statistic without
+    # separation does, by sqrt((n_b + n_s + 1) / (12 n_b n_s)) = 0.0065 for 4000 test events.
+    rng = np.random.default_rng(5)
+    x_train, y_train = rng.normal(size=(200, 50)), rng.integers(0, 2, 200)
+    x_test, y_test = rng.normal(size=(4000, 50)), rng.integers(0, 2, 4000)
+    n_signal = np.count_nonzero(y_test)
+    sigma = np.sqrt((4000 + 1) / (12 * n_signal * (4000 - n_signal)))
+    assert abs(metrics.linear_probe(x_train, y_train, x_test, y_test) - 0.5) < 4 * sigma
+    assert metrics.linear_probe(x_train, y_train, x_train, y_train) > 0.75
+
+
+def test_linear_probe_weights_act_like_repeated_events():
+    x_train, y_train, x_test, y_test = gaussian_classes(100, 1000, 1.0, seed=6)
+    weights = np.random.default_rng(7).integers(1, 5, len(y_train))
+    weights[:10] = 0  # events that take no part, neither in the standardisation nor in the fit
+    repeated = np.repeat(np.arange(len(y_train)), weights)
+    weighted = metrics.linear_probe(x_train, y_train, x_test, y_test, sample_weight=weights)
+    expected = metrics.linear_probe(x_train[repeated], y_train[repeated], x_test, y_test)
+    assert weighted == pytest.approx(expected, abs=1e-9)
+    assert abs(weighted - metrics.linear_probe(x_train, y_train, x_test, y_test)) > 1e-4  # weights count
+
+
+def test_linear_probe_of_a_dead_unit_is_unchanged():
+    # a feature constant on the training events (a dead ReLU unit) gets weight 0: whatever it does on the test
+    # events, the AUC is that of the other features
+    x_train, y_train, x_test, y_test = gaussian_classes(500, 1000, 1.0, seed=8)
+    dead_train = np.column_stack([x_train, np.full(len(x_train), 0.7)])
+    dead_test = np.column_stack([x_test, np.random.default_rng(9).normal(size=len(x_test))])
+    assert metrics.linear_probe(dead_train, y_train, dead_test, y_test) == pytest.approx(
+        metrics.linear_probe(x_train, y_train, x_test, y_test), abs=1e-9
+    )
+
+
+def probe_inputs(**changes):
+    """Valid inputs of the linear probe (4 training and 4 test events, 2 features), with some replaced."""
+    inputs = {
+        "train_features": [[0.0, 1.0], [1.0, 0.0], [2.0, 1.0], [3.0, 2.0]],
+        "train_labels": [0, 0, 1, 1],
+        "test_features": [[0.5, 1.0], [1.5, 0.0], [2.5, 1.0], [3.5, 2.0]],
+        "test_labels": [0, 1, 0, 1],
+    }
+    return {**inputs, **changes}
+
+
+def test_linear_probe_accepts_the_valid_inputs():
+    assert 0 <= metrics.linear_probe(**probe_inputs()) <= 1
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"train_labels": [0, 1, 1]}, r"train_labels must have shape \(4,\), one label per row"),
+        ({"test_labels": [0, 1, 0, 1, 1]}, r"test_labels must have shape \(4,\)"),
+        ({"test_features": [[0.0], [1.0], [2.0], [3.0]]}, "test_features has 1 features but train_features"),
+        ({"train_features": [0.0, 1.0, 2.0, 3.0]}, "must be 2-d"),
+        ({"train_labels": [0, 1, 2, 1]}, r"train_labels must be 0 \(background\) or 1"),
+        ({"test_labels": [0.0, 0.5, 1.0, 1.0]}, r"test_labels must be 0 \(background\) or 1"),
+        ({"test_labels": ["b", "s", "b", "s"]}, r"test_labels must be 0 \(background\) or 1"),
+        ({"train_labels": [1, 1, 1, 1]}, "train_labels needs both signal and background"),
+        ({"test_labels": [0, 0, 0, 0]}, "test_labels needs both signal and background"),
+        ({"train_features": [[0.0, 1.0], [np.nan, 0.0], [2.0, 1.0], [3.0, 2.0]]}, "train_features contains 1 NaN"),
+        ({"test_features": [[0.0, np.inf], [1.0, 0.0], [2.0, 1.0], [3.0, 2.0]]}, "test_features contains 1 NaN"),
+        ({"sample_weight": [1.0, 1.0, 1.0]}, r"sample_weight must have shape \(4,\)"),
+        ({"sample_weight": [1.0, -1.0, 1.0, 1.0]}, "sample_weight must be >= 0"),
+        ({"sample_weight": [1.0, 1.0, 0.0, 0.0]}, "each class needs a positive total weight"),
+        ({"sample_weight": [1.0, np.nan, 1.0, 1.0]}, "sample_weight contains 1 NaN"),
+        ({"max_iter": 0}, "max_iter must be a positive integer"),
+        ({"max_iter": True}, "max_iter must be a positive integer"),
+    ],
+)
+def test_linear_probe_bad_inputs(changes, message):
+    with pytest.raises(ValueError, match=message):
+        metrics.linear_probe(**probe_inputs(**changes))
