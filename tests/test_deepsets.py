@@ -135,3 +135,17 @@ def test_bad_arguments_raise(kwargs):
     arguments = {"in_features": 4, "out_features": 1} | kwargs
     with pytest.raises(ValueError):
         DeepSets(**arguments)
+
+
+def test_latent_is_the_bottleneck_the_output_reads_and_ignores_padding():
+    torch.manual_seed(0)
+    model = DeepSets(4, 1, latent=8, phi_hidden=(16,), rho_hidden=(16, 2))
+    x, mask = torch.randn(5, 6, 4), torch.rand(5, 6) > 0.3
+    z = model.latent(x, mask)
+    assert z.shape == (5, 2)  # the last width of rho: a two-dimensional representation
+    torch.testing.assert_close(model.rho.net[-1](z), model(x, mask))
+    padded = torch.where(mask[..., None], x, torch.full_like(x, 1e6))  # padding content must not matter
+    torch.testing.assert_close(model.latent(padded, mask), z)
+    z.sum().backward()
+    assert model.rho.net[-1].weight.grad is None  # the output layer is not part of the latent
+    assert model.phi.net[0].weight.grad is not None

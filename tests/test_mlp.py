@@ -104,3 +104,17 @@ def test_wrong_input_width_raises():
 def test_bad_arguments_raise(kwargs, error):
     with pytest.raises(error):
         MLP(**kwargs)
+
+
+def test_last_hidden_is_what_the_output_layer_reads():
+    torch.manual_seed(0)
+    model = MLP(3, 2, hidden=(16, 5))
+    x = torch.randn(7, 3)
+    hidden = model.last_hidden(x)
+    assert hidden.shape == (7, 5)
+    torch.testing.assert_close(model.net[-1](hidden), model(x))  # the output is linear in it
+    assert (hidden != 0).any()
+    linear = MLP(3, 2, hidden=())
+    torch.testing.assert_close(linear.last_hidden(x), x)  # no hidden layer: the input itself
+    with pytest.raises(ValueError, match="inputs of shape"):
+        model.last_hidden(torch.randn(7, 4))

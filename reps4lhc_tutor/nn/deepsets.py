@@ -65,3 +65,10 @@ class DeepSets(nn.Module):
         ``(batch, out_features)``."""
         mask = check_particles(x, mask, self.in_features, "DeepSets")
         return self.rho(pool_particles(self.phi(x), mask, self.pooling))
+
+    def latent(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """The event representation the output layer reads, ``(batch, rho_hidden[-1])``: ``rho``'s last
+        hidden activations (the pooled ``phi`` without hidden layers). With a narrow last width this is a
+        bottleneck whose dimensions can be studied (chapter 7)."""
+        mask = check_particles(x, mask, self.in_features, "DeepSets")
+        return self.rho.last_hidden(pool_particles(self.phi(x), mask, self.pooling))

@@ -74,11 +74,20 @@ class MLP(nn.Module):
         layers.append(nn.Linear(sizes[-1], self.out_features))
         self.net = nn.Sequential(*layers)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Map inputs of shape ``(..., in_features)`` to outputs of shape ``(..., out_features)``."""
+    def _check_input(self, x: torch.Tensor) -> None:
         if x.shape[-1:] != (self.in_features,):
             raise ValueError(
                 f"MLP expects inputs of shape (..., {self.in_features}), got {tuple(x.shape)}; "
                 f"check the feature order or the model's in_features."
             )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Map inputs of shape ``(..., in_features)`` to outputs of shape ``(..., out_features)``."""
+        self._check_input(x)
         return self.net(x)
+
+    def last_hidden(self, x: torch.Tensor) -> torch.Tensor:
+        """The activations the output layer reads, ``(..., hidden[-1])`` (the input itself without hidden
+        layers): the network's last latent representation, e.g. for PCA or a linear probe (chapter 7)."""
+        self._check_input(x)
+        return self.net[:-1](x)
