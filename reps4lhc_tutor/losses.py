@@ -243,7 +243,12 @@ def distribution_nll(
 
 
 def _check_positive_number(value: object, name: str, hint: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value <= 0:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not math.isfinite(value)
+        or value <= 0
+    ):
         raise ValueError(f"{name} must be a finite positive number, got {value!r}; {hint}")
     return float(value)
 
@@ -285,7 +290,9 @@ def _check_pairs(z1: torch.Tensor, z2: torch.Tensor, min_rows: int) -> None:
 def contrastive_loss(
     z1: torch.Tensor, z2: torch.Tensor, temperature: float = 0.1, *, reduction: Reduction = "mean"
 ) -> torch.Tensor:
-    """NT-Xent, the normalised temperature-scaled cross-entropy of SimCLR (Chen et al. 2020, arXiv:2002.05709).
+    """NT-Xent, the normalised temperature-scaled cross-entropy loss of SimCLR (Chen et al. 2020).
+
+    Reference: T. Chen, S. Kornblith, M. Norouzi, G. Hinton, arXiv:2002.05709.
 
     The batch holds ``N`` positive pairs ``(z1[i], z2[i])``, the embeddings of two augmented views of event
     ``i`` (for JetCLR: rotated, translated, soft-smeared copies of one jet). Stacking them gives ``2N`` views
@@ -295,9 +302,9 @@ def contrastive_loss(
         l_i = -log[ exp(s_{i p(i)} / T) / sum_{k != i} exp(s_ik / T) ]
 
     a ``(2N - 1)``-way classification of the partner among all other views: the other ``2N - 2`` views,
-    from both ``z1`` and ``z2``, are the negatives. The loss is the mean of ``l_i`` over all ``2N`` views, so it
-    is symmetric in ``z1`` and ``z2``. It is computed with ``logsumexp`` and stays finite in float32 down to
-    small temperatures.
+    from both ``z1`` and ``z2``, are the negatives. The loss is the mean of ``l_i`` over all ``2N`` views, so
+    it is symmetric in ``z1`` and ``z2``. It is computed with ``logsumexp`` and stays finite in float32 down
+    to small temperatures.
 
     Reference points: ``log(2N - 1)`` when all similarities are equal (an encoder that has learned nothing);
     ``-log(e^(1/T) / (e^(1/T) + 2N - 2))`` for identical views of ``N`` orthogonal embeddings.
@@ -311,8 +318,8 @@ def contrastive_loss(
         ``T > 0``. A small ``T`` sharpens the softmax and weights the hardest negatives most; typical values
         lie between 0.05 and 0.5.
     reduction
-        ``"mean"`` (over the ``2N`` views), ``"sum"`` or ``"none"`` (shape ``(2N,)``: the views of ``z1``, then
-        those of ``z2``).
+        ``"mean"`` (over the ``2N`` views), ``"sum"`` or ``"none"`` (shape ``(2N,)``: the views of ``z1``,
+        then those of ``z2``).
 
     Returns
     -------
@@ -334,7 +341,9 @@ def contrastive_loss(
 
 
 def alignment(z1: torch.Tensor, z2: torch.Tensor, alpha: float = 2.0) -> torch.Tensor:
-    """Alignment of positive pairs, ``mean_i ||f(x_i) - f(x_i+)||^alpha`` (Wang & Isola 2020, arXiv:2005.10242).
+    """Alignment of positive pairs, ``mean_i ||f(x_i) - f(x_i+)||^alpha`` (Wang & Isola 2020).
+
+    Reference: T. Wang, P. Isola, ICML 2020, arXiv:2005.10242.
 
     The mean distance between the L2-normalised embeddings of the two views of each event: 0 when the
     encoder maps both views to one point (it is invariant to the augmentation), at most ``2^alpha``

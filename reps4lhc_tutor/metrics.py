@@ -626,10 +626,13 @@ def _check_labels(labels: ArrayLike, n_events: int, name: str, features: str) ->
     labels = np.asarray(labels)
     if labels.shape != (n_events,):
         raise ValueError(
-            f"{name} must have shape ({n_events},), one label per row of {features}, got shape {labels.shape}."
+            f"{name} must have shape ({n_events},), one label per row of {features}, "
+            f"got shape {labels.shape}."
         )
     if labels.dtype.kind not in "biuf" or not np.isin(labels, (0, 1)).all():
-        raise ValueError(f"{name} must be 0 (background) or 1 (signal), found values {np.unique(labels)[:6]}.")
+        raise ValueError(
+            f"{name} must be 0 (background) or 1 (signal), found values {np.unique(labels)[:6]}."
+        )
     n_signal = int(np.count_nonzero(labels == 1))
     if n_signal in (0, n_events):
         raise ValueError(
@@ -663,9 +666,9 @@ def linear_probe(
     training log-loss (``C = 1``, the scikit-learn default). Against the mean log-loss that is a penalty of
     strength ``1 / (2 n_train)`` on standardised features: with thousands of training events it barely moves
     the fit, yet it keeps the optimum finite when the training events are linearly separable and when there
-    are more features than events. Standardisation makes the penalty, and so the result, independent of the units of each
-    feature: rescaling a feature leaves the AUC unchanged. A ``ConvergenceWarning`` from scikit-learn means
-    ``max_iter`` was too small.
+    are more features than events. Standardisation makes the penalty, and so the result, independent of the
+    units of each feature: rescaling a feature leaves the AUC unchanged. A ``ConvergenceWarning`` from
+    scikit-learn means ``max_iter`` was too small.
 
     Parameters
     ----------

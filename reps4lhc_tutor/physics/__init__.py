@@ -1,4 +1,4 @@
-"""Physics as pure NumPy functions (no torch modules).
+"""Physics as pure functions: NumPy, except the torch augmentations (no torch modules).
 
 * :mod:`~reps4lhc_tutor.physics.lorentz` -- four-vectors ``(..., 4)`` ordered ``(E, px, py, pz)`` in GeV with
   metric ``(+, -, -, -)``: invariants, collider coordinates, boosts and rotations.
@@ -9,15 +9,29 @@
 * :mod:`~reps4lhc_tutor.physics.noise` -- noise models for regression targets.
 * :mod:`~reps4lhc_tutor.physics.jets` -- jet substructure observables on zero-padded constituent arrays.
 * :mod:`~reps4lhc_tutor.physics.constituents` -- constituent features relative to the jet axis for taggers.
+* :mod:`~reps4lhc_tutor.physics.augmentations` -- torch augmentations of jets for contrastive learning:
+  rotations and translations in (y, phi), collinear splitting, soft emission.
 * :mod:`~reps4lhc_tutor.physics.dimuon` -- invertible coordinates of Z -> mu mu + jets events for generators.
 * :mod:`~reps4lhc_tutor.physics.transformations` -- beam boosts and rotations, shears and SL(4) maps for
   symmetry probes.
 """
 
-from . import amplitudes, constituents, dimuon, electroweak, jets, lorentz, noise, phasespace, transformations
+from . import (
+    amplitudes,
+    augmentations,
+    constituents,
+    dimuon,
+    electroweak,
+    jets,
+    lorentz,
+    noise,
+    phasespace,
+    transformations,
+)
 
 __all__ = [
     "amplitudes",
+    "augmentations",
     "constituents",
     "dimuon",
     "electroweak",
