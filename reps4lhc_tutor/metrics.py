@@ -49,6 +49,16 @@ def _finite_float(x: ArrayLike, name: str) -> NDArray[np.float64]:
     return arr
 
 
+def _weighted_counts(
+    values: NDArray[np.float64], edges: ArrayLike, weights: NDArray[np.float64] | None = None
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Sum of the (unit) weights per bin and its Poisson error ``sqrt(sum w^2)``, both ``(bins,)``;
+    the one histogram with errors of plotting and unfolding."""
+    counts = np.histogram(values, bins=edges, weights=weights)[0].astype(float)
+    sum_w2 = np.histogram(values, bins=edges, weights=None if weights is None else weights**2)[0]
+    return counts, np.sqrt(sum_w2)
+
+
 def _check_classification(
     labels: ArrayLike,
     scores: ArrayLike,

@@ -133,9 +133,7 @@ def _histogram(
     density: bool,
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """Bin contents and their statistical errors ``sqrt(sum w^2)``, both ``(bins,)``."""
-    counts, _ = np.histogram(values, bins=edges, weights=weights)
-    sum_w2, _ = np.histogram(values, bins=edges, weights=None if weights is None else weights**2)
-    errors = np.sqrt(sum_w2)
+    counts, errors = metrics._weighted_counts(values, edges, weights)
     if density:
         if counts.sum() <= 0:
             raise ValueError(
@@ -143,7 +141,7 @@ def _histogram(
             )
         norm = counts.sum() * np.diff(edges)
         counts, errors = counts / norm, errors / norm
-    return counts.astype(float), errors
+    return counts, errors
 
 
 def _finite_1d(x: ArrayLike, name: str) -> NDArray[np.float64]:

@@ -33,7 +33,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from .config import check_rng
-from .metrics import _default_classifier, _finite_float, _true_probability, _weights
+from .metrics import _default_classifier, _finite_float, _true_probability, _weighted_counts, _weights
 
 __all__ = [
     "OmniFoldResult",
@@ -294,14 +294,13 @@ def histogram(
             f"x and weights must be non-empty 1-d arrays of the same events, got {x.shape} and "
             f"{weights.shape}."
         )
-    sums = np.histogram(x, bins, weights=weights)[0]
-    squares = np.histogram(x, bins, weights=weights**2)[0]
+    sums, errors = _weighted_counts(x, bins, weights)
     total = sums.sum()
     if total <= 0:
         raise ValueError(
             "no weight falls inside the bins: check the bin edges against the observable's range."
         )
-    return sums / total, np.sqrt(squares) / total
+    return sums / total, errors / total
 
 
 def chi2_per_ndf(h: ArrayLike, h_err: ArrayLike, reference: ArrayLike, reference_err: ArrayLike) -> float:

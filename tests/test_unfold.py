@@ -95,17 +95,21 @@ def test_ibu_rejects_bad_inputs(response, measured, prior, iterations, message):
 # --- OmniFold ----------------------------------------------------------------------------------------------
 
 
+def _gaussian_smearing_toy(n: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(sim_gen, sim_det, data_gen, data_det) with n events a side (see gaussian_toy)."""
+    rng = np.random.default_rng(seed)
+    sim_gen = rng.normal(0.0, 1.3, n)
+    data_gen = rng.normal(0.4, 1.1, n)
+    return sim_gen, sim_gen + rng.normal(0.0, 0.5, n), data_gen, data_gen + rng.normal(0.0, 0.5, n)
+
+
 @pytest.fixture(scope="module")
 def gaussian_toy() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Simulation N(0, 1.3) and data N(0.4, 1.1) at particle level, both smeared by N(0, 0.5).
 
     The simulation is the wider of the two, so it covers the data everywhere and the weights stay finite.
     """
-    rng = np.random.default_rng(0)
-    n = 10_000
-    sim_gen = rng.normal(0.0, 1.3, n)
-    data_gen = rng.normal(0.4, 1.1, n)
-    return sim_gen, sim_gen + rng.normal(0.0, 0.5, n), data_gen, data_gen + rng.normal(0.0, 0.5, n)
+    return _gaussian_smearing_toy(10_000, seed=0)
 
 
 @pytest.fixture(scope="module")
@@ -188,11 +192,7 @@ def test_omnifold_needs_a_numpy_generator():
 @pytest.fixture(scope="module")
 def small_toy() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The toy of ``gaussian_toy`` with 1,500 events a side: one iteration takes well under a second."""
-    rng = np.random.default_rng(4)
-    n = 1_500
-    sim_gen = rng.normal(0.0, 1.3, n)
-    data_gen = rng.normal(0.4, 1.1, n)
-    return sim_gen, sim_gen + rng.normal(0.0, 0.5, n), data_gen, data_gen + rng.normal(0.0, 0.5, n)
+    return _gaussian_smearing_toy(1_500, seed=4)
 
 
 @pytest.fixture(scope="module")
