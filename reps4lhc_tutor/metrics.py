@@ -652,16 +652,15 @@ def _check_labels(labels: ArrayLike, n_events: int, name: str, features: str) ->
     return labels.astype(np.int64)
 
 
-def linear_probe(
+def linear_probe_scores(
     train_features: ArrayLike,
     train_labels: ArrayLike,
     test_features: ArrayLike,
-    test_labels: ArrayLike,
     *,
     sample_weight: ArrayLike | None = None,
     max_iter: int = 1000,
-) -> float:
-    """Test AUC of a logistic regression on frozen features: how linearly a representation separates classes.
+) -> NDArray[np.float64]:
+    """Test-event logits of a logistic regression on frozen features: the linear probe of a representation.
 
     The standard judge of a self-supervised representation (e.g. JetCLR embeddings, top against QCD): the
     encoder is frozen and only a linear classifier is trained on its outputs. Steps:
@@ -670,7 +669,8 @@ def linear_probe(
        ``sample_weight`` if given), and apply the same shift and scale to the test events; a feature that is
        constant on the training events (a dead unit) is only shifted, to 0, and so gets weight 0;
     2. fit scikit-learn's ``LogisticRegression`` (L-BFGS) to the training events;
-    3. return :func:`auc` of its logit on the test events.
+    3. return its logit on the test events (:func:`linear_probe` turns them into the AUC, and
+       :func:`rejection_at` into a background rejection).
 
     Regularisation: an L2 penalty ``||w||^2 / 2`` on the weights (not the intercept) added to the summed
     training log-loss (``C = 1``, the scikit-learn default). Against the mean log-loss that is a penalty of
@@ -688,8 +688,6 @@ def linear_probe(
         1 for signal, 0 for background; both classes present.
     test_features : array, shape ``(n_test, features)``
         Representations of held-out events, the same features in the same order.
-    test_labels : array, shape ``(n_test,)``
-        As ``train_labels``.
     sample_weight : array, shape ``(n_train,)``, optional
         Non-negative weights of the training events, in the standardisation and in the fit (integer weights
         act as repeated events); each class needs a positive total. The test AUC is unweighted.
@@ -698,8 +696,8 @@ def linear_probe(
 
     Returns
     -------
-    float
-        The AUC on the test events: 0.5 for features that carry no linear information on the label.
+    array, shape ``(n_test,)``
+        The probe's logit ``w . f + b`` for every test event (larger: more signal-like).
     """
     from sklearn.linear_model import LogisticRegression
 
@@ -708,7 +706,6 @@ def linear_probe(
     train_features = _check_events(train_features, "train_features")
     test_features = _check_events(test_features, "test_features", train_features.shape[1], "train_features")
     train_labels = _check_labels(train_labels, len(train_features), "train_labels", "train_features")
-    test_labels = _check_labels(test_labels, len(test_features), "test_labels", "test_features")
     if sample_weight is not None:
         sample_weight = _finite_float(sample_weight, "sample_weight")
         if sample_weight.shape != train_labels.shape:
@@ -736,5 +733,27 @@ def linear_probe(
     # 2. fit the linear classifier
     probe = LogisticRegression(C=1.0, max_iter=max_iter)  # L2 penalty ||w||^2 / 2, lbfgs
     probe.fit((train_features - mean) / std, train_labels, sample_weight=sample_weight)
-    # 3. judge it on the held-out events
-    return auc(test_labels, probe.decision_function((test_features - mean) / std))
+    # 3. score the held-out events
+    return probe.decision_function((test_features - mean) / std)
+
+
+def linear_probe(
+    train_features: ArrayLike,
+    train_labels: ArrayLike,
+    test_features: ArrayLike,
+    test_labels: ArrayLike,
+    *,
+    sample_weight: ArrayLike | None = None,
+    max_iter: int = 1000,
+) -> float:
+    """Test AUC of :func:`linear_probe_scores`: how linearly a representation separates the classes.
+
+    Arguments as in :func:`linear_probe_scores`; ``test_labels``, shape ``(n_test,)``, as ``train_labels``
+    for the test events. Returns the unweighted test AUC: 0.5 for features that carry
+    no linear information on the label.
+    """
+    scores = linear_probe_scores(
+        train_features, train_labels, test_features, sample_weight=sample_weight, max_iter=max_iter
+    )
+    test_labels = _check_labels(test_labels, len(scores), "test_labels", "test_features")
+    return auc(test_labels, scores)

@@ -392,6 +392,22 @@ def test_linear_probe_reaches_the_analytic_auc(separation):
     assert area == pytest.approx(norm.cdf(separation / np.sqrt(2)), abs=4 * sigma)
 
 
+def test_linear_probe_scores_are_the_logits_of_the_standardised_logistic_regression():
+    # The scores are the logit of a StandardScaler + LogisticRegression pipeline on the test events, one per
+    # event, and linear_probe is their AUC; the test labels are not needed to score.
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    x_train, y_train, x_test, y_test = gaussian_classes(300, 1000, 1.0, seed=8)
+    scores = metrics.linear_probe_scores(x_train, y_train, x_test)
+    pipeline = make_pipeline(StandardScaler(), LogisticRegression(C=1.0)).fit(x_train, y_train)
+    assert scores.shape == (len(x_test),)
+    np.testing.assert_allclose(scores, pipeline.decision_function(x_test), atol=1e-6)
+    assert metrics.linear_probe(x_train, y_train, x_test, y_test) == metrics.auc(y_test, scores)
+    assert metrics.rejection_at(y_test, scores, 0.5) > 1
+
+
 def test_linear_probe_ignores_the_units_of_features():
     x_train, y_train, x_test, y_test = gaussian_classes(1000, 2000, 1.0, seed=1)
     rng = np.random.default_rng(2)

@@ -58,12 +58,19 @@ CELL_TIMEOUT_S = 3600  # a cell of a cpu-profile notebook takes minutes; this ca
 # official files: top tagging train/val/test.h5; quark/gluon 20 equal files (the official split: 16/2/2).
 GENERATED_JETS = {"top-tagging": 100_000, "quark-gluon": 20_000}
 QUARK_GLUON_FILES = 20
-# The chapters checked -> the official dataset each reads (None: none, e.g. zmumu, or the two zjets samples
-# of one file, which only generated and shipped files hold).
-NEEDS = {"04a": "top-tagging", "04b": "quark-gluon", "05a": None, "05b": None, "06": None}
-# The source every loader of a chapter must take on Colab: official where the dataset has one; otherwise the
+# The chapters checked -> the official datasets each reads (none: e.g. zmumu, or the two zjets samples of one
+# file, which only generated and shipped files hold).
+NEEDS: dict[str, tuple[str, ...]] = {
+    "04a": ("top-tagging",),
+    "04b": ("quark-gluon",),
+    "05a": (),
+    "05b": (),
+    "06": (),
+    "07": ("quark-gluon", "top-tagging"),
+}
+# The source every loader of a chapter must take on Colab: official where the datasets have one; otherwise the
 # shipped sample, since Colab cannot install pythia8mc to generate.
-EXPECTED_SOURCE = {chapter: "official" if dataset else "shipped" for chapter, dataset in NEEDS.items()}
+EXPECTED_SOURCE = {chapter: "official" if datasets else "shipped" for chapter, datasets in NEEDS.items()}
 TOP_TAGGING_WIDTH = 200  # constituents per jet in the official top-tagging files
 SOURCE_LINE = re.compile(r"^(?P<dataset>[\w-]+): source='auto' -> '(?P<source>\w+)' \((?P<why>.*)\)$")
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -644,7 +651,8 @@ def check(args: argparse.Namespace) -> int:
     venv_report = check_venv(python, args.venv, args.torch)
     if args.venv_only:
         return 0
-    datasets = {NEEDS[name] for name in args.notebooks if NEEDS[name]} | {"top-tagging"}  # the probe reads it
+    # the probe reads top-tagging
+    datasets = {dataset for name in args.notebooks for dataset in NEEDS[name]} | {"top-tagging"}
     sizes = {"top-tagging": args.top_tagging_jets, "quark-gluon": args.quark_gluon_jets}
     mirrors = make_mirrors(datasets, args.seed, sizes)
     out = args.out or Path(tempfile.mkdtemp(prefix="reps4lhc-colab-out-"))
