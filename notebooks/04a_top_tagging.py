@@ -72,6 +72,7 @@ from reps4lhc_tutor.data import load_top_tagging
 from reps4lhc_tutor.nn import MLP, DeepSets, LGATrTagger, ParticleTransformer
 from reps4lhc_tutor.physics import jets
 from reps4lhc_tutor.physics.constituents import FEATURE_NAMES, constituent_features, constituent_mask
+from reps4lhc_tutor.physics.tagging_observables import top_tagging_observables
 from reps4lhc_tutor.physics.transformations import beam_boost_matrix, beam_rotation_matrix
 from reps4lhc_tutor.preprocessing import StandardScaler
 
@@ -147,7 +148,8 @@ for split, n in sizes.items():
     if len(data[split]) < n:  # only when the loader fell back to the small shipped sample (it warned above)
         print(f"{split}: {len(data[split])} jets instead of {n}: every result below will be noisier")
         sizes[split] = len(data[split])
-multiplicity = {split: jets.multiplicity(d.constituents) for split, d in data.items()}  # of every constituent
+every_constituent = {split: d.constituents for split, d in data.items()}  # for the observables of section 2
+multiplicity = {split: jets.multiplicity(p) for split, p in every_constituent.items()}
 data = {
     split: dataclasses.replace(d, constituents=d.constituents[:, :n_constituents])
     for split, d in data.items()
@@ -167,28 +169,18 @@ for split, d in data.items():
 # jets), the soft-drop groomed mass (soft, wide-angle radiation removed), N-subjettiness ratios
 # $\tau_{32} = \tau_3/\tau_2$ (small for three prongs) and $\tau_{21}$, the constituent multiplicity, the
 # width and $p_T D$. They are functions of the constituents, computed here with `reps4lhc_tutor.physics.jets`
-# (a few milliseconds per jet, dominated by the clustering inside N-subjettiness and soft drop).
+# (a few milliseconds per jet, dominated by the clustering inside N-subjettiness and soft drop), collected
+# in `physics.tagging_observables.top_tagging_observables`.
 
 
 # %%
-def observables(constituents: np.ndarray, multiplicities: np.ndarray) -> dict[str, np.ndarray]:
-    """Substructure observables of zero-padded jets (jets, particles, 4) and their multiplicities (jets,)
-    -> name: (jets,)."""
-    tau = jets.nsubjettiness(constituents, n_max=3)  # (jets, 3): tau_1, tau_2, tau_3
-    return {
-        "mass": jets.jet_mass(constituents),
-        "soft-drop mass": jets.soft_drop(constituents, z_cut=0.1, beta=0.0, radius=0.8).mass,
-        "tau32": jets.subjettiness_ratio(tau, 3),  # 0 for jets of too few particles, where tau_2 = 0
-        "tau21": jets.subjettiness_ratio(tau, 2),
-        "multiplicity": multiplicities.astype(float),
-        "width": jets.width(constituents),
-        "ptD": jets.ptd(constituents),
-    }
-
-
 start = time.perf_counter()
-# The 64 leading constituents carry the observables; softer ones change them little and cost O(n^3) each.
-obs = {split: observables(d.constituents[:, :64], multiplicity[split]) for split, d in data.items()}
+# The 64 leading constituents carry the observables but the multiplicity; softer ones change them little
+# and cost O(n^3) each.
+obs = {
+    split: top_tagging_observables(every_constituent[split], n_leading=min(64, n_constituents))
+    for split in data
+}
 print(f"observables of {sum(sizes.values())} jets in {time.perf_counter() - start:.0f} s")
 
 fig, axes = plt.subplots(1, 3, figsize=(14, 4))

@@ -67,6 +67,7 @@ from reps4lhc_tutor.data import load_quark_gluon, mixed_samples
 from reps4lhc_tutor.nn import DeepSets
 from reps4lhc_tutor.physics import jets
 from reps4lhc_tutor.physics.constituents import FEATURE_NAMES, constituent_features, constituent_mask
+from reps4lhc_tutor.physics.tagging_observables import quark_gluon_observables
 
 cfg = tutor.setup(seed=0)
 tutor.plotting.use_style()
@@ -110,34 +111,9 @@ for split, d in data.items():
 
 
 # %%
-def charges(constituents: np.ndarray, pid: np.ndarray) -> np.ndarray:
-    """Electric charge of every constituent, 0 on padding: (jets, particles)."""
-    mask = constituent_mask(constituents)
-    charge = np.zeros(pid.shape, dtype=np.int64)
-    charge[mask] = jets.particle_charge(pid[mask])  # padding (pid 0) is no particle: real rows only
-    return charge
-
-
-def observables(constituents: np.ndarray, pid: np.ndarray) -> np.ndarray:
-    """Quark/gluon observables of zero-padded jets: (jets, particles, 4), (jets, particles) -> (jets, 8)."""
-    charged = charges(constituents, pid) != 0
-    pt_jet = np.hypot(*constituents.sum(axis=1)[:, 1:3].T)
-    return np.column_stack(
-        [
-            jets.multiplicity(constituents),
-            charged.sum(axis=1),
-            jets.width(constituents),
-            jets.ptd(constituents),
-            jets.c_beta(constituents, beta=0.2),
-            jets.jet_mass(constituents) / pt_jet,
-            jets.fragmentation_entropy(constituents),
-            jets.charged_energy_fraction(constituents, pid),
-        ]
-    )
-
-
-observable_names = ("multiplicity", "charged mult.", "width", "ptD", "C_0.2", "m / pT", "S_frag", "E_ch / E")
-x_obs = {split: observables(d.constituents, d.pid) for split, d in data.items()}
+obs = {split: quark_gluon_observables(d.constituents, d.pid) for split, d in data.items()}
+observable_names = tuple(obs["train"])
+x_obs = {split: np.column_stack(list(o.values())) for split, o in obs.items()}
 y = {split: d.labels for split, d in data.items()}
 
 fig, axes = plt.subplots(1, 3, figsize=(14, 4))
@@ -321,7 +297,7 @@ def particle_inputs(d) -> tuple[torch.Tensor, torch.Tensor]:
     """(jets, particles, 7 + 1 + 5) features: kinematics, charge, one-hot particle type; and the mask."""
     mask = constituent_mask(d.constituents)
     kinematics = constituent_features(d.constituents, rotate=True)
-    charge = charges(d.constituents, d.pid)[..., None]
+    charge = jets.constituent_charges(d.constituents, d.pid)[..., None]
     types = np.stack([np.isin(np.abs(d.pid), ids) for ids in pid_classes], axis=-1)
     x = np.concatenate([kinematics, charge, types], axis=-1) * mask[..., None]
     return torch.as_tensor(x, dtype=torch.float32, device=cfg.device), torch.as_tensor(
@@ -413,8 +389,11 @@ tutor.expect(
     gpu=tutor.target(0.8, 0.95),
 )
 tutor.expect(
-    "supervised PFN AUC", pfn_auc["PFN supervised"].mean(),
-    ci=(0.6, 0.95), cpu=(0.75, 0.95), gpu=tutor.target(0.85, 0.95)
+    "supervised PFN AUC",
+    pfn_auc["PFN supervised"].mean(),
+    ci=(0.6, 0.95),
+    cpu=(0.75, 0.95),
+    gpu=tutor.target(0.85, 0.95),
 )
 tutor.expect(
     "AUC gap supervised - CWoLa at f1 - f2 = 0.6",
@@ -424,8 +403,11 @@ tutor.expect(
     gpu=tutor.target(-0.01, 0.02),
 )
 tutor.expect(
-    "AUC gap supervised - CWoLa at f1 - f2 = 0.1", gap[0.1],
-    ci=(-0.05, 0.4), cpu=(0.0, 0.3), gpu=tutor.target(0.0, 0.3)
+    "AUC gap supervised - CWoLa at f1 - f2 = 0.1",
+    gap[0.1],
+    ci=(-0.05, 0.4),
+    cpu=(0.0, 0.3),
+    gpu=tutor.target(0.0, 0.3),
 )
 tutor.expect(
     "PFN: AUC gap supervised - CWoLa at f1 - f2 = 0.6",
@@ -442,8 +424,11 @@ tutor.expect(
     gpu=tutor.target(0.95, 1),
 )
 tutor.expect(
-    "largest |binned CWoLa log L_M - prediction|", closure.max(),
-    ci=(0, 1.0), cpu=(0, 0.5), gpu=tutor.target(0, 0.3)
+    "largest |binned CWoLa log L_M - prediction|",
+    closure.max(),
+    ci=(0, 1.0),
+    cpu=(0, 0.5),
+    gpu=tutor.target(0, 0.3),
 )
 
 print("\n| classifier | test AUC | published, official dataset |")

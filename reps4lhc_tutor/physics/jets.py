@@ -58,6 +58,7 @@ __all__ = [
     "angularity",
     "c_beta",
     "charged_energy_fraction",
+    "constituent_charges",
     "fragmentation_entropy",
     "jet_four_momentum",
     "jet_mass",
@@ -385,12 +386,25 @@ def charged_energy_fraction(constituents: ArrayLike, pid: ArrayLike) -> NDArray[
     -------
     array, shape ``(jets,)``
     """
-    p, mask = _constituents(constituents)
-    ids = _pid_array(pid, mask.shape)
-    charged = np.zeros(mask.shape, dtype=bool)
-    charged[mask] = particle_charge(ids[mask]) != 0
-    energy = p[..., 0]
+    charged = constituent_charges(constituents, pid) != 0
+    energy = _constituents(constituents)[0][..., 0]
     return np.sum(np.where(charged, energy, 0.0), axis=1) / energy.sum(axis=1)
+
+
+def constituent_charges(constituents: ArrayLike, pid: ArrayLike) -> NDArray[np.int64]:
+    """Electric charge of each constituent (:func:`particle_charge`), 0 on padding; ``(jets, particles)``.
+
+    Parameters
+    ----------
+    constituents : array, shape ``(jets, particles, 4)``
+    pid : array of int, shape ``(jets, particles)``
+        PDG ids; entries on padding rows are ignored.
+    """
+    _, mask = _constituents(constituents)
+    ids = _pid_array(pid, mask.shape)
+    charge = np.zeros(mask.shape, dtype=np.int64)
+    charge[mask] = particle_charge(ids[mask])  # padding (pid 0) is no particle: real rows only
+    return charge
 
 
 # ---------------------------------------------------------------------------------------------------------
