@@ -453,10 +453,9 @@ def refine_constants(expression: Any, variables: Sequence[str], x: ArrayLike, y:
         residual = np.broadcast_to(np.asarray(values, dtype=np.float64), y.shape) - y
         return float(np.mean(residual**2)) if np.isfinite(residual).all() else np.inf
 
-    constants = sorted(expression.atoms(sympy.Float), key=float)
+    template, constants = _parametrise(expression)
     if constants:
         parameters = sympy.symbols(f"k0:{len(constants)}")
-        template = expression.xreplace(dict(zip(constants, parameters, strict=True)))
         function = sympy.lambdify((*symbols, *parameters), template, modules="numpy")
 
         def residual(k: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -464,7 +463,7 @@ def refine_constants(expression: Any, variables: Sequence[str], x: ArrayLike, y:
                 values = np.broadcast_to(np.asarray(function(*x.T, *k), dtype=np.float64), y.shape)
             return np.nan_to_num(values - y, nan=1e150, posinf=1e150, neginf=-1e150)
 
-        start = np.array([float(c) for c in constants])
+        start = np.array(constants)
         fitted = least_squares(residual, start, method="lm" if len(y) >= len(start) else "trf").x
         candidate = template.xreplace(
             {k: sympy.Float(float(v)) for k, v in zip(parameters, fitted, strict=True)}
@@ -481,6 +480,25 @@ def refine_constants(expression: Any, variables: Sequence[str], x: ArrayLike, y:
         if integers and mse(rounded) <= mse(expression) + 1e-12 * max(float(np.mean(y**2)), 1e-300):
             expression = rounded
     return Formula(expression, variables, mse(expression), _nodes(expression))
+
+
+def _parametrise(expression: Any) -> tuple[Any, list[float]]:
+    """``expression`` with each numerical constant replaced by its own symbol ``k0, k1, ...``; their values.
+
+    Each occurrence gets its own parameter, also where two constants happen to be equal (gplearn's crossover
+    copies subtrees), so that the fit can move them apart.
+    """
+    import sympy
+
+    values: list[float] = []
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, sympy.Float):
+            values.append(float(node))
+            return sympy.Symbol(f"k{len(values) - 1}")
+        return node.func(*(walk(argument) for argument in node.args)) if node.args else node
+
+    return walk(expression), values
 
 
 def _run_pysr(

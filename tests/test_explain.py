@@ -595,3 +595,15 @@ def test_refine_constants_turns_constants_within_rounding_of_an_integer_into_int
     # a constant that is not an integer stays a float
     kept = explain.refine_constants(sympy.Float(0.1) * a, ["a"], x, 0.75 * x[:, 0])
     assert kept.expression.atoms(sympy.Float) and float(kept.expression.coeff(a)) == pytest.approx(0.75)
+
+
+def test_refine_constants_fits_equal_constants_separately():
+    # gplearn's crossover copies subtrees, so a program can hold one constant twice, here 0.2 * a + 0.2 * b.
+    # The data need 0.3 and -0.7: only a fit with one parameter per occurrence reaches them.
+    a, b = sympy.symbols("a b")
+    x = np.random.default_rng(4).normal(size=(50, 2))
+    y = 0.3 * x[:, 0] - 0.7 * x[:, 1]
+    refined = explain.refine_constants(sympy.Float(0.2) * a + sympy.Float(0.2) * b, ["a", "b"], x, y)
+    assert float(refined.expression.coeff(a)) == pytest.approx(0.3, abs=1e-10)
+    assert float(refined.expression.coeff(b)) == pytest.approx(-0.7, abs=1e-10)
+    assert refined.loss < 1e-20
