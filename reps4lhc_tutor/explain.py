@@ -29,7 +29,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import sympy
 from numpy.typing import ArrayLike, NDArray
+
+from .metrics import _check_events
 
 __all__ = [
     "Formula",
@@ -52,17 +55,12 @@ MAX_EXACT_FEATURES = 12  # 2^12 coalitions times the background: beyond this, us
 
 
 def _events(
-    x: ArrayLike, name: str, features: int | None = None, expected: str = "the explained events"
+    x: ArrayLike, name: str, features: int | None = None, reference: str = "x"
 ) -> NDArray[np.float64]:
-    array = np.asarray(x, dtype=np.float64)
-    if array.ndim != 2 or len(array) == 0:
-        raise ValueError(
-            f"{name} must have shape (events, features) with at least one event, got {array.shape}."
-        )
-    if features is not None and array.shape[1] != features:
-        raise ValueError(f"{name} has {array.shape[1]} features, {expected} {features}.")
-    if not np.isfinite(array).all():
-        raise ValueError(f"{name} contains NaN or infinite values; drop or impute those events first.")
+    """Finite ``(events, features)`` with events, and ``features`` columns (as ``reference`` has) if given."""
+    array = _check_events(x, name, features, reference)
+    if len(array) == 0:
+        raise ValueError(f"{name} must have at least one event, got shape {array.shape}.")
     return array
 
 
@@ -180,15 +178,13 @@ class Formula:
     Calling it on an array ``(events, len(variables))`` evaluates the expression event by event.
     """
 
-    expression: Any  # sympy.Expr
+    expression: sympy.Expr
     variables: tuple[str, ...]
     loss: float  # the backend's fit loss on the training events (mean squared error unless stated)
     complexity: int  # gplearn: nodes of the sympy expression tree; PySR: its own (weighted) node count
 
     def __call__(self, x: ArrayLike) -> NDArray[np.float64]:
-        import sympy
-
-        x = _events(x, "x", len(self.variables), "the formula's variables")
+        x = _events(x, "x", len(self.variables), "the formula")
         symbols = sympy.symbols(self.variables)
         function = sympy.lambdify(symbols, self.expression, modules="numpy")
         return np.broadcast_to(np.asarray(function(*x.T), dtype=np.float64), (len(x),)).copy()
@@ -226,14 +222,12 @@ def pareto_front(formulas: Sequence[Formula]) -> list[Formula]:
     return [formulas[k] for k in keep]
 
 
-def _nodes(expression: Any) -> int:
+def _nodes(expression: sympy.Expr) -> int:
     """Nodes of a sympy expression tree: operations, variables and numbers."""
-    import sympy
-
     return sum(1 for _ in sympy.preorder_traversal(expression))
 
 
-def formula_from_gplearn(program: Any, variables: Sequence[str]) -> Any:
+def formula_from_gplearn(program: Any, variables: Sequence[str]) -> sympy.Expr:
     """The sympy expression of a gplearn ``_Program`` (its prefix list of functions, feature indices and
     constants).
 
@@ -241,8 +235,6 @@ def formula_from_gplearn(program: Any, variables: Sequence[str]) -> Any:
     ``|x|`` as ``sqrt``, ``log`` of ``|x|`` as ``log``); they agree wherever the ordinary ones are defined
     and the argument is not within ``0.001`` of zero (for ``div`` and ``log``).
     """
-    import sympy
-
     symbols = sympy.symbols(tuple(variables))
     functions = {
         "add": lambda a, b: a + b,
@@ -341,7 +333,7 @@ def symbolic_regression(
         The selected formula, the Pareto front of loss (mean squared error) against complexity, and the
         backend.
     """
-    x = _events(x, "x", len(variables))
+    x = _events(x, "x", len(variables), "variables")
     y_array = np.asarray(y, dtype=np.float64)
     if y_array.shape != (len(x),):
         raise ValueError(f"y must have shape ({len(x)},), one target per event, got {y_array.shape}.")
@@ -424,7 +416,7 @@ def _run_gplearn(
     return front[-1], front
 
 
-def refine_constants(expression: Any, variables: Sequence[str], x: ArrayLike, y: ArrayLike) -> Formula:
+def refine_constants(expression: sympy.Expr, variables: Sequence[str], x: ArrayLike, y: ArrayLike) -> Formula:
     """The formula ``expression`` with its numerical constants fitted to ``y`` by least squares.
 
     gplearn draws constants at random and never tunes them; PySR optimises them with BFGS. Here the
@@ -439,7 +431,6 @@ def refine_constants(expression: Any, variables: Sequence[str], x: ArrayLike, y:
     x : array, shape ``(events, len(variables))``
     y : array, shape ``(events,)``
     """
-    import sympy
     from scipy.optimize import least_squares
 
     variables = tuple(variables)
@@ -482,14 +473,12 @@ def refine_constants(expression: Any, variables: Sequence[str], x: ArrayLike, y:
     return Formula(expression, variables, mse(expression), _nodes(expression))
 
 
-def _parametrise(expression: Any) -> tuple[Any, list[float]]:
+def _parametrise(expression: sympy.Expr) -> tuple[sympy.Expr, list[float]]:
     """``expression`` with each numerical constant replaced by its own symbol ``k0, k1, ...``; their values.
 
     Each occurrence gets its own parameter, also where two constants happen to be equal (gplearn's crossover
     copies subtrees), so that the fit can move them apart.
     """
-    import sympy
-
     values: list[float] = []
 
     def walk(node: Any) -> Any:
