@@ -26,6 +26,7 @@ import subprocess
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -45,6 +46,7 @@ __all__ = [
     "pysr_status",
     "ranking",
     "refine_constants",
+    "select_best",
     "symbolic_regression",
 ]
 
@@ -62,6 +64,18 @@ def _events(
     if len(array) == 0:
         raise ValueError(f"{name} must have at least one event, got shape {array.shape}.")
     return array
+
+
+def _import_explain(module: str, what: str) -> ModuleType:
+    """Import ``module`` of the ``explain`` extra, or raise an ImportError that says how to install it."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as err:
+        package = module.split(".")[0]
+        raise ImportError(
+            f"{what} needs the {package} package: pip install 'reps4lhc_tutor[explain]' "
+            f"(or pip install {package})."
+        ) from err
 
 
 def _evaluate(model: Model, x: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -145,7 +159,7 @@ def kernel_shap(
     them all and agrees with :func:`exact_shapley` to rounding. Arguments and returns as there;
     ``n_samples`` is the number of coalitions per event (``"auto"``: ``2 d + 2048``).
     """
-    import shap
+    shap = _import_explain("shap", "kernel_shap")
 
     x = _events(x, "x")
     background = _events(background, "background", x.shape[1])
@@ -197,7 +211,7 @@ class Formula:
 class SymbolicFit:
     """The result of :func:`symbolic_regression`."""
 
-    best: Formula  # gplearn: the lowest loss on the front (the last formula); PySR: its own choice (score)
+    best: Formula  # the best score among the formulas near the lowest loss (select_best; PySR's own choice)
     front: list[Formula] = field(default_factory=list)  # the Pareto front, complexity increasing
     backend: str = ""  # "pysr" or "gplearn"
     reason: str = ""  # why this backend
@@ -301,6 +315,7 @@ def symbolic_regression(
     generations: int = 20,
     population: int = 1000,
     parsimony: float = 0.001,
+    term_coefficients: bool = False,
     seed: int = 0,
 ) -> SymbolicFit:
     """Search for a formula ``y ~ g(x)`` by genetic programming; prints the backend and why.
@@ -324,6 +339,9 @@ def symbolic_regression(
     parsimony
         gplearn: penalty per node on the selection fitness (not on the reported loss); PySR:
         ``parsimony``.
+    term_coefficients
+        gplearn: refit every formula as a linear combination of its top-level terms (see
+        :func:`refine_constants`); PySR optimises its constants during the search and ignores this.
     seed
         Random seed (PySR runs deterministically, on one thread).
 
@@ -354,6 +372,8 @@ def symbolic_regression(
             raise RuntimeError(f"backend='pysr' cannot run: {why}. Use backend='gplearn' or 'auto'.")
         chosen, reason = ("pysr", why) if usable else ("gplearn", f"offline Python backend: {why}")
     print(f"symbolic regression: {chosen} ({reason})")
+    if chosen == "pysr" and term_coefficients:
+        print("term_coefficients is for gplearn: PySR fits the constants of its formulas during the search")
     search = _Search(
         tuple(variables),
         tuple(binary_operators),
@@ -361,6 +381,7 @@ def symbolic_regression(
         generations,
         population,
         parsimony,
+        term_coefficients,
         seed,
     )
     best, front = (_run_pysr if chosen == "pysr" else _run_gplearn)(x, y_array, search)
@@ -377,6 +398,7 @@ class _Search:
     generations: int
     population: int
     parsimony: float
+    term_coefficients: bool
     seed: int
 
 
@@ -386,7 +408,7 @@ _GPLEARN_NAMES = {"+": "add", "-": "sub", "*": "mul", "/": "div"}
 def _run_gplearn(
     x: NDArray[np.float64], y: NDArray[np.float64], search: _Search
 ) -> tuple[Formula, list[Formula]]:
-    from gplearn.genetic import SymbolicRegressor
+    SymbolicRegressor = _import_explain("gplearn.genetic", "the gplearn backend").SymbolicRegressor
 
     unknown = [op for op in search.binary if op not in _GPLEARN_NAMES]
     unknown += [op for op in search.unary if op not in ("sqrt", "log", "sin", "cos", "neg", "abs", "inv")]
@@ -409,14 +431,51 @@ def _run_gplearn(
 
     front = pareto_front(
         [
-            refine_constants(formula_from_gplearn(programs[k], search.variables), search.variables, x, y)
+            refine_constants(
+                formula_from_gplearn(programs[k], search.variables),
+                search.variables,
+                x,
+                y,
+                term_coefficients=search.term_coefficients,
+            )
             for k in by_length
         ]
     )
-    return front[-1], front
+    return select_best(front), front
 
 
-def refine_constants(expression: sympy.Expr, variables: Sequence[str], x: ArrayLike, y: ArrayLike) -> Formula:
+def select_best(front: Sequence[Formula], tolerance: float = 1.5) -> Formula:
+    """PySR's choice on a Pareto front: the best score among the formulas with a loss within ``tolerance``
+    times the lowest.
+
+    The score of a formula is ``-d log(loss) / d complexity`` against the next simpler formula of the front
+    (the first formula scores 0): a large drop of the loss for a few more nodes. Losses are floored at the
+    smallest positive double, so that an exact fit scores finitely.
+
+    Parameters
+    ----------
+    front
+        A Pareto front, complexity increasing (as :func:`pareto_front` returns it).
+    tolerance
+        PySR's factor, 1.5.
+    """
+    if not front:
+        raise ValueError("the Pareto front is empty: no formula to select.")
+    log_loss = np.log(np.maximum([f.loss for f in front], np.finfo(np.float64).tiny))
+    complexity = np.array([f.complexity for f in front], dtype=np.float64)
+    score = np.concatenate([[0.0], -np.diff(log_loss) / np.diff(complexity)])
+    eligible = np.flatnonzero(log_loss <= log_loss.min() + np.log(tolerance))
+    return front[int(eligible[np.argmax(score[eligible])])]
+
+
+def refine_constants(
+    expression: sympy.Expr,
+    variables: Sequence[str],
+    x: ArrayLike,
+    y: ArrayLike,
+    *,
+    term_coefficients: bool = False,
+) -> Formula:
     """The formula ``expression`` with its numerical constants fitted to ``y`` by least squares.
 
     gplearn draws constants at random and never tunes them; PySR optimises them with BFGS. Here the
@@ -430,6 +489,10 @@ def refine_constants(expression: sympy.Expr, variables: Sequence[str], x: ArrayL
         A sympy expression in ``variables``.
     x : array, shape ``(events, len(variables))``
     y : array, shape ``(events,)``
+    term_coefficients
+        Give every term of the top-level sum its own fitted coefficient (``x0 - x1 * x2`` becomes
+        ``k0 x0 + k1 x1 x2``), so that the formula is a linear combination of the terms the search found,
+        as in multi-gene genetic programming (Searson et al. 2010); a coefficient that fits to 1 disappears.
     """
     from scipy.optimize import least_squares
 
@@ -444,6 +507,10 @@ def refine_constants(expression: sympy.Expr, variables: Sequence[str], x: ArrayL
         residual = np.broadcast_to(np.asarray(values, dtype=np.float64), y.shape) - y
         return float(np.mean(residual**2)) if np.isfinite(residual).all() else np.inf
 
+    if term_coefficients:
+        expression = sympy.Add(
+            *(sympy.Float(float(c)) * rest for c, rest in map(_coefficient, sympy.Add.make_args(expression)))
+        )
     template, constants = _parametrise(expression)
     if constants:
         parameters = sympy.symbols(f"k0:{len(constants)}")
@@ -471,6 +538,12 @@ def refine_constants(expression: sympy.Expr, variables: Sequence[str], x: ArrayL
         if integers and mse(rounded) <= mse(expression) + 1e-12 * max(float(np.mean(y**2)), 1e-300):
             expression = rounded
     return Formula(expression, variables, mse(expression), _nodes(expression))
+
+
+def _coefficient(term: sympy.Expr) -> tuple[float, sympy.Expr]:
+    """A term as its numerical coefficient and the rest: ``-2.5 * x * y`` as ``(-2.5, x * y)``."""
+    coefficient, rest = term.as_coeff_Mul()
+    return float(coefficient), rest
 
 
 def _parametrise(expression: sympy.Expr) -> tuple[sympy.Expr, list[float]]:

@@ -607,3 +607,84 @@ def test_refine_constants_fits_equal_constants_separately():
     assert float(refined.expression.coeff(a)) == pytest.approx(0.3, abs=1e-10)
     assert float(refined.expression.coeff(b)) == pytest.approx(-0.7, abs=1e-10)
     assert refined.loss < 1e-20
+
+
+# ---------------------------------------------------------------------------------------------------------
+# select_best and term coefficients
+
+
+def test_select_best_takes_the_steepest_drop_among_formulas_near_the_lowest_loss():
+    # losses 1 -> 1e-2 -> 1e-30 -> 0.8e-30: the drop to the exact formula (complexity 7) is the steepest per
+    # node; the last one is lower still but within the factor 1.5 and buys almost nothing.
+    front = [
+        formula(sympy.Float(1.3), 1.0, 1),
+        formula(X0 + 1, 1e-2, 3),
+        formula(X0**2 + X0 + 1, 1e-30, 7),
+        formula(X0**2 + X0 + X1 * 1e-16 + 1, 0.8e-30, 11),
+    ]
+    assert explain.select_best(front) == front[2]
+    # the same front where the last formula is much better: the only eligible one, whatever its score
+    sharper = [*front[:3], formula(X0**2 + X0 + X1 * 1e-16 + 1, 1e-31, 11)]
+    assert explain.select_best(sharper) == sharper[3]
+    # exact fits (loss 0) are floored, not turned into an infinite or NaN score
+    exact = [formula(sympy.Float(1.3), 1.0, 1), formula(X0, 0.0, 1 + 2)]
+    assert explain.select_best(exact) == exact[1]
+    assert explain.select_best(front[:1]) == front[0]
+    with pytest.raises(ValueError, match="the Pareto front is empty"):
+        explain.select_best([])
+
+
+def test_refine_constants_with_term_coefficients_fits_a_linear_combination_of_the_terms():
+    # x0 - x1 * x0 has no numerical constant, so without term coefficients nothing is fitted; with them it
+    # becomes k0 x0 + k1 x0 x1, and the data 2 x0 - 0.5 x0 x1 fix k0 and k1 to rounding.
+    x = np.random.default_rng(7).normal(size=(60, 2))
+    y = 2.0 * x[:, 0] - 0.5 * x[:, 0] * x[:, 1]
+    plain = explain.refine_constants(X0 - X1 * X0, ["x0", "x1"], x, y)
+    assert plain.expression == X0 - X1 * X0
+    weighted = explain.refine_constants(X0 - X1 * X0, ["x0", "x1"], x, y, term_coefficients=True)
+    assert sympy.expand(weighted.expression).coeff(X0, 1).coeff(X1, 0) == pytest.approx(2.0, abs=1e-10)
+    assert sympy.expand(weighted.expression).coeff(X0 * X1) == pytest.approx(-0.5, abs=1e-10)
+    assert weighted.loss < 1e-20
+    # a term whose coefficient fits to 1 keeps no coefficient: x0^2 + 0.3 x1 on the data x0^2 + 0.8 x1
+    refit = explain.refine_constants(
+        X0**2 + sympy.Float(0.3) * X1, ["x0", "x1"], x, x[:, 0] ** 2 + 0.8 * x[:, 1], term_coefficients=True
+    )
+    assert refit.expression.coeff(X0**2) == 1 and refit.expression.coeff(X0**2).is_Integer
+    assert float(refit.expression.coeff(X1)) == pytest.approx(0.8, abs=1e-10)
+
+
+def test_symbolic_regression_passes_term_coefficients_to_gplearn_and_pysr_says_it_ignores_them(
+    monkeypatch, capsys
+):
+    seen = {}
+
+    def fake_gplearn(x, y, search):
+        seen["search"] = search
+        only = Formula(X0, ("x0", "x1"), 0.0, 1)
+        return only, [only]
+
+    monkeypatch.setattr(explain, "_run_gplearn", fake_gplearn)
+    x = np.zeros((5, 2))
+    explain.symbolic_regression(x, np.zeros(5), ["x0", "x1"], backend="gplearn", term_coefficients=True)
+    assert seen["search"].term_coefficients is True
+    monkeypatch.setattr(explain, "pysr_status", lambda: (True, "pysr imports"))
+    monkeypatch.setattr(explain, "_run_pysr", fake_gplearn)
+    capsys.readouterr()
+    explain.symbolic_regression(x, np.zeros(5), ["x0", "x1"], backend="auto", term_coefficients=True)
+    assert "term_coefficients is for gplearn" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("module", "call"),
+    [
+        ("shap", lambda: explain.kernel_shap(lambda x: x[:, 0], np.zeros((2, 1)), np.zeros((3, 1)))),
+        (
+            "gplearn.genetic",
+            lambda: explain.symbolic_regression(np.zeros((5, 1)), np.zeros(5), ["a"], backend="gplearn"),
+        ),
+    ],
+)
+def test_a_missing_explain_dependency_names_the_extra_to_install(monkeypatch, module, call):
+    monkeypatch.setitem(sys.modules, module, None)  # makes the import fail as if the package were absent
+    with pytest.raises(ImportError, match=r"pip install 'reps4lhc_tutor\[explain\]'"):
+        call()
