@@ -450,8 +450,8 @@ qg_fit = explain.symbolic_regression(
     variables,
     binary_operators=("+", "-", "*"),
     term_coefficients=True,
-    generations=tutor.pick(ci=8, cpu=40, gpu=40),
-    population=tutor.pick(ci=1_000, cpu=5_000, gpu=5_000),
+    generations=tutor.pick(ci=10, cpu=40, gpu=40),
+    population=tutor.pick(ci=2_000, cpu=5_000, gpu=5_000),
     parsimony=0.0002,
     seed=cfg.seed,
 )
@@ -629,9 +629,9 @@ print("Exercise 1: correct")
 #
 # Verify the efficiency axiom on the quark/gluon MLP of section 4: for every explained jet, the values sum to
 # its logit minus the mean logit over the background. Then explain the same jets against a background of
-# *quark* jets only (`qg_background_quarks`, 100 quark jets of the training set). Which sign does the mean
-# $\sum_i \phi_i$ of true quark jets take now, and why? Write `efficiency_gap(values, base, logits)`, the
-# largest violation of efficiency.
+# *quark* jets only (`qg_background_quarks`, 100 quark jets of the training set), as `quark_values,
+# quark_base = explain.exact_shapley(...)`. How does the mean $\sum_i \phi_i$ of true quark jets change, and
+# why? Write `efficiency_gap(values, base, logits)`, the largest violation of efficiency.
 
 
 # %% tags=["solution", "hide-input"]
@@ -678,9 +678,11 @@ def score_formula(text, variables, x, labels):
 width_only = score_formula(f"-{variables[0]}", variables, standard["test"], qg_y["test"])
 found = score_formula(str(qg_formula.expression), variables, standard["test"], qg_y["test"])
 exponential = score_formula(f"exp({qg_formula.expression})", variables, standard["test"], qg_y["test"])
+one_cut = -standard["test"][:, 0]  # the formula "-variables[0]", evaluated by hand
+assert np.isclose(width_only[0], metrics.auc(qg_y["test"], one_cut))
+assert np.isclose(width_only[1], metrics.rejection_at(qg_y["test"], one_cut, 0.3))
 assert np.isclose(found[0], metrics.auc(qg_y["test"], scores["formula (4 observables)"]))
 assert np.isclose(found[0], exponential[0]) and np.isclose(found[1], exponential[1])
-assert found[0] > width_only[0]
 print(f"-{variables[0]}: AUC {width_only[0]:.4f}, 1/eps_g {width_only[1]:.1f}")
 print(f"formula: AUC {found[0]:.4f}, 1/eps_g {found[1]:.1f}")
 print("Exercise 3: correct")
