@@ -1,5 +1,6 @@
 """Torch modules of the course, one model family per file."""
 
+from .autoencoder import Autoencoder, NormalizedAutoencoder, langevin, nae_loss
 from .autoregressive import AutoregressiveJets, autoregressive_loss, censored_loss
 from .bayesian import BayesianRegressor, VariationalLinear, sample_predictions, split_uncertainty
 from .cfm import MLPVelocity, TransformerVelocity, cfm_loss, cfm_sample, conditional_cfm_loss, sample_ode
@@ -19,6 +20,7 @@ from .transformer import ParticleTransformer
 __all__ = [
     "DDPM",
     "MLP",
+    "Autoencoder",
     "AutoregressiveJets",
     "BayesianRegressor",
     "DeepSets",
@@ -32,6 +34,7 @@ __all__ = [
     "LLoCaRegressor",
     "MLPVelocity",
     "NormalInverseGamma",
+    "NormalizedAutoencoder",
     "ParticleTransformer",
     "SplineFlow",
     "TransformerVelocity",
@@ -44,6 +47,8 @@ __all__ = [
     "ddpm_loss",
     "evidential_loss",
     "flow_loss",
+    "langevin",
+    "nae_loss",
     "pool_particles",
     "repulsive_ensemble_loss",
     "sample_ode",

@@ -9,6 +9,8 @@
 * :mod:`~reps4lhc_tutor.physics.noise` -- noise models for regression targets.
 * :mod:`~reps4lhc_tutor.physics.jets` -- jet substructure observables on zero-padded constituent arrays.
 * :mod:`~reps4lhc_tutor.physics.constituents` -- constituent features relative to the jet axis for taggers.
+* :mod:`~reps4lhc_tutor.physics.images` -- jet images: pT fractions on a pixel grid, centred and rotated.
+* :mod:`~reps4lhc_tutor.physics.tagging_observables` -- observables of the top and quark/gluon taggers.
 * :mod:`~reps4lhc_tutor.physics.augmentations` -- torch augmentations of jets for contrastive learning:
   rotations and translations in (y, phi), collinear splitting, soft emission.
 * :mod:`~reps4lhc_tutor.physics.dimuon` -- invertible coordinates of Z -> mu mu + jets events for generators.
@@ -22,10 +24,12 @@ from . import (
     constituents,
     dimuon,
     electroweak,
+    images,
     jets,
     lorentz,
     noise,
     phasespace,
+    tagging_observables,
     transformations,
 )
 
@@ -35,9 +39,11 @@ __all__ = [
     "constituents",
     "dimuon",
     "electroweak",
+    "images",
     "jets",
     "lorentz",
     "noise",
     "phasespace",
+    "tagging_observables",
     "transformations",
 ]

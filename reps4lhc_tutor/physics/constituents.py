@@ -83,8 +83,9 @@ def constituent_features(constituents: ArrayLike, *, rotate: bool = False) -> ND
         Zero-padded ``(E, px, py, pz)`` in GeV.
     rotate : bool
         Rotate ``(Delta y, Delta phi)`` about the jet axis so that the pT-weighted principal axis lies along
-        ``Delta y``, then flip ``Delta y`` so that the pT-weighted third moment along it is >= 0 (the harder
-        side of the jet points to positive ``Delta y``). ``Delta R`` and the momenta are unchanged.
+        ``Delta y``, then flip ``Delta y`` so that the pT-weighted third moment along it is >= 0 (the
+        longer tail of the jet, for two prongs the softer and farther one, points to positive ``Delta y``).
+        ``Delta R`` and the momenta are unchanged.
 
     Returns
     -------
