@@ -375,9 +375,9 @@ for formula in known_fit.front:
     print(formula)
 
 # %% [markdown]
-# Is the best formula the true one? sympy decides: the difference of the two expressions, with the exact
-# $\tfrac83 A_\text{FB}$ of the package, must simplify to a polynomial whose coefficients are zero up to
-# the fitted constant's error.
+# Is the best formula the true one? sympy decides: expanded, it must be a polynomial in $\cos\theta$ with the
+# same powers as the truth, and its coefficients must equal the exact ones, with the $\tfrac83 A_\text{FB}$ of
+# the package, up to the fitted constant's error.
 
 # %%
 c = sympy.Symbol("c")
@@ -406,10 +406,11 @@ ax.set(
 plt.show()
 
 # %% [markdown]
-# The front drops in steps: a constant, then a parabola in $\cos\theta$, then the full formula, where the
-# error falls to rounding. The step at which the loss stops falling is how a physicist reads a front: a
-# formula that buys a large drop in loss with a few more nodes is worth it, one that buys little is fitting
-# noise. Here the data are exact, so the last step lands on zero.
+# The front drops in steps: a constant, then straight lines in $\cos\theta$, which capture the asymmetry but
+# not the $\cos^2\theta$, then the full formula, where the error falls to rounding. The step at which the loss
+# stops falling is how a physicist reads a front: a formula that buys a large drop in loss with a few more
+# nodes is worth it, one that buys little is fitting noise. Here the data are exact, so the last step lands on
+# zero.
 
 # %% [markdown]
 # ## 6. A formula for the quark/gluon tagger
