@@ -26,7 +26,6 @@ import subprocess
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -34,6 +33,7 @@ import sympy
 from numpy.typing import ArrayLike, NDArray
 
 from .metrics import _check_events
+from .optional import import_optional
 
 __all__ = [
     "Formula",
@@ -64,18 +64,6 @@ def _events(
     if len(array) == 0:
         raise ValueError(f"{name} must have at least one event, got shape {array.shape}.")
     return array
-
-
-def _import_explain(module: str, what: str) -> ModuleType:
-    """Import ``module`` of the ``explain`` extra, or raise an ImportError that says how to install it."""
-    try:
-        return importlib.import_module(module)
-    except ImportError as err:
-        package = module.split(".")[0]
-        raise ImportError(
-            f"{what} needs the {package} package: pip install 'reps4lhc_tutor[explain]' "
-            f"(or pip install {package})."
-        ) from err
 
 
 def _evaluate(model: Model, x: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -159,7 +147,7 @@ def kernel_shap(
     them all and agrees with :func:`exact_shapley` to rounding. Arguments and returns as there;
     ``n_samples`` is the number of coalitions per event (``"auto"``: ``2 d + 2048``).
     """
-    shap = _import_explain("shap", "kernel_shap")
+    shap = import_optional("shap", "kernel_shap", "explain")
 
     x = _events(x, "x")
     background = _events(background, "background", x.shape[1])
@@ -408,7 +396,7 @@ _GPLEARN_NAMES = {"+": "add", "-": "sub", "*": "mul", "/": "div"}
 def _run_gplearn(
     x: NDArray[np.float64], y: NDArray[np.float64], search: _Search
 ) -> tuple[Formula, list[Formula]]:
-    SymbolicRegressor = _import_explain("gplearn.genetic", "the gplearn backend").SymbolicRegressor
+    SymbolicRegressor = import_optional("gplearn.genetic", "the gplearn backend", "explain").SymbolicRegressor
 
     unknown = [op for op in search.binary if op not in _GPLEARN_NAMES]
     unknown += [op for op in search.unary if op not in ("sqrt", "log", "sin", "cos", "neg", "abs", "inv")]

@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import nn
 
-from .mlp import MLP, _check_positive_int
+from .mlp import MLP, _check_positive_float, _check_positive_int
 
 __all__ = ["Autoencoder", "NormalizedAutoencoder", "langevin", "nae_loss"]
 
@@ -38,12 +38,6 @@ def _check_batch(x: torch.Tensor, features: int, what: str) -> None:
         )
     if not torch.isfinite(x).all():
         raise ValueError(f"{what} got {int((~torch.isfinite(x)).sum())} NaN or infinite values.")
-
-
-def _check_positive(value: object, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
-        raise ValueError(f"{name} must be a positive number, got {value!r}.")
-    return float(value)
 
 
 class Autoencoder(nn.Module):
@@ -128,7 +122,7 @@ def langevin(
     start : tensor, shape ``(batch, ...)``
     """
     steps = _check_positive_int(steps, "steps")
-    step_size = _check_positive(step_size, "step_size")
+    step_size = _check_positive_float(step_size, "step_size")
     if isinstance(noise, bool) or not isinstance(noise, int | float) or noise < 0:
         raise ValueError(f"noise must be a number >= 0, got {noise!r}.")
     if bounds is not None and not bounds[0] < bounds[1]:
@@ -169,7 +163,7 @@ class NormalizedAutoencoder(nn.Module):
         if not isinstance(autoencoder, Autoencoder):
             raise TypeError(f"autoencoder must be an Autoencoder, got {type(autoencoder).__name__}.")
         self.autoencoder = autoencoder
-        self.temperature = _check_positive(temperature, "temperature")
+        self.temperature = _check_positive_float(temperature, "temperature")
         self.bounds = bounds
 
     def energy(self, x: torch.Tensor) -> torch.Tensor:

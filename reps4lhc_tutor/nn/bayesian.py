@@ -28,16 +28,10 @@ import torch
 from torch import nn
 from torch.distributions import Normal
 
-from .mlp import _check_positive_int, _check_widths
+from .mlp import _check_positive_float, _check_positive_int, _check_widths
 from .regression import _sigma
 
 __all__ = ["BayesianRegressor", "VariationalLinear", "sample_predictions", "split_uncertainty"]
-
-
-def _check_positive_float(value: float, name: str) -> float:
-    if isinstance(value, bool) or not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
-        raise ValueError(f"{name} must be a positive number, got {value!r}.")
-    return float(value)
 
 
 class VariationalLinear(nn.Module):

@@ -1,27 +1,14 @@
-"""Input plumbing shared by the Lorentz-equivariant wrappers (L-GATr, LLoCa): the optional packages they
-wrap, and checks of the events they take, momenta ``(batch, particles, 4)`` and per-particle scalars."""
+"""Input plumbing shared by the Lorentz-equivariant wrappers (L-GATr, LLoCa): checks of the events they take,
+momenta ``(batch, particles, 4)`` and per-particle scalars."""
 
 from __future__ import annotations
 
-import importlib
 import math
 import numbers
-from types import ModuleType
 
 import torch
 
-__all__ = ["check_event_options", "check_momenta", "import_equivariant", "scalars_with_constant"]
-
-
-def import_equivariant(package: str, model: str) -> ModuleType:
-    """Import ``package`` (``"lgatr"`` or ``"lloca"``), or raise an ImportError saying how to install it."""
-    try:
-        return importlib.import_module(package)
-    except ImportError as err:
-        raise ImportError(
-            f"{model} needs the {package} package: pip install 'reps4lhc_tutor[equivariant]' "
-            f"(or pip install {package})."
-        ) from err
+__all__ = ["check_event_options", "check_momenta", "scalars_with_constant"]
 
 
 def check_event_options(n_scalars: object, momentum_scale: object) -> tuple[int, float]:

@@ -21,7 +21,8 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from .events import check_event_options, check_momenta, import_equivariant, scalars_with_constant
+from ..optional import import_optional
+from .events import check_event_options, check_momenta, scalars_with_constant
 from .mlp import _check_positive_int
 from .sets import check_particles, pool_particles
 
@@ -84,7 +85,7 @@ class LGATrRegressor(nn.Module):
         reference_vectors: Sequence[str] = (),
     ) -> None:
         super().__init__()
-        lgatr = import_equivariant("lgatr", "LGATrRegressor")
+        lgatr = import_optional("lgatr", "LGATrRegressor", "equivariant")
         n_scalars, momentum_scale = check_event_options(n_scalars, momentum_scale)
         if isinstance(reference_vectors, str):
             raise TypeError(
@@ -157,7 +158,7 @@ class LGATrRegressor(nn.Module):
 
         vectors = (momenta / self.momentum_scale).unsqueeze(-2)  # (batch, particles, 1, 4)
         if not self.slim:
-            lgatr = import_equivariant("lgatr", "LGATrRegressor")
+            lgatr = import_optional("lgatr", "LGATrRegressor", "equivariant")
             vectors = lgatr.embed_vector(vectors)  # multivectors: (batch, particles, 1, 16)
             vectors[..., 0] = 1.0  # the constant as scalar grade: invariant, and a bias for the mv stream
         references = self.references.to(momenta.dtype).expand(*momenta.shape[:2], -1, -1)

@@ -27,7 +27,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from .events import check_event_options, check_momenta, import_equivariant, scalars_with_constant
+from ..optional import import_optional
+from .events import check_event_options, check_momenta, scalars_with_constant
 from .mlp import _check_positive_int
 
 __all__ = ["LLoCaRegressor"]
@@ -81,7 +82,7 @@ class LLoCaRegressor(nn.Module):
         momentum_scale: float = 100.0,
     ) -> None:
         super().__init__()
-        lloca = import_equivariant("lloca", "LLoCaRegressor")
+        lloca = import_optional("lloca", "LLoCaRegressor", "equivariant")
         n_scalars, momentum_scale = check_event_options(n_scalars, momentum_scale)
         self.n_scalars = n_scalars
         self.momentum_scale = momentum_scale
@@ -157,7 +158,7 @@ class LLoCaRegressor(nn.Module):
             self.frames_net, wide, (momenta64,), {"scalars": frame_scalars.to(device, torch.float64)}
         )
         local = self.to_local(momenta64, frames).to(momenta)
-        frames = import_equivariant("lloca", "LLoCaRegressor").Frames(
+        frames = import_optional("lloca", "LLoCaRegressor", "equivariant").Frames(
             frames.matrices.to(momenta),
             det=frames.det.to(momenta),
             inv=frames.inv.to(momenta),
