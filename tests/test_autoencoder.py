@@ -10,7 +10,13 @@ import pytest
 import torch
 
 from reps4lhc_tutor import metrics
-from reps4lhc_tutor.nn.autoencoder import Autoencoder, NormalizedAutoencoder, langevin, nae_loss
+from reps4lhc_tutor.nn.autoencoder import (
+    Autoencoder,
+    NormalizedAutoencoder,
+    PersistentChains,
+    langevin,
+    nae_loss,
+)
 
 
 def test_shapes_and_reconstruction_error_by_hand():
@@ -152,3 +158,71 @@ def test_complexity_bias_of_the_reconstruction_error_on_a_toy():
         complex_as_anomaly = metrics.auc(1 - is_simple, on_simple.reconstruction_error(test).numpy())
     assert simple_as_anomaly < 0.1  # the simple class is missed: the bias
     assert complex_as_anomaly > 0.99  # the other direction works
+
+
+def test_spherical_codes_lie_on_the_unit_sphere_and_decode_by_direction():
+    torch.manual_seed(0)
+    model = Autoencoder(6, latent=3, hidden=(5,), spherical=True)
+    codes = model.encode(torch.randn(8, 6))
+    torch.testing.assert_close(codes.norm(dim=1), torch.ones(8))
+    z = torch.randn(4, 3)
+    torch.testing.assert_close(model.decode(2.5 * z), model.decode(z))  # only the direction counts
+    plain = Autoencoder(6, latent=3, hidden=(5,))
+    assert not torch.allclose(plain.encode(torch.randn(8, 6)).norm(dim=1), torch.ones(8))
+    with pytest.raises(TypeError, match="spherical must be True or False"):
+        Autoencoder(6, latent=3, spherical=1)
+
+
+def test_nae_sample_without_data_chains_returns_decoded_latent_chains():
+    torch.manual_seed(0)
+    autoencoder = Autoencoder(8, latent=2, hidden=(6,), output=torch.nn.Sigmoid(), spherical=True)
+    model = NormalizedAutoencoder(autoencoder, temperature=0.5)
+    kwargs = {"latent_steps": 4, "latent_step_size": 0.1, "latent_noise": 0.02}
+    negatives = model.sample(5, data_steps=0, generator=torch.Generator().manual_seed(1), **kwargs)
+    # the same latent chains, run by hand with the same random numbers
+    generator = torch.Generator().manual_seed(1)
+    z0 = torch.randn(5, 2, generator=generator)
+    z = langevin(model.latent_energy, z0 / z0.norm(dim=1, keepdim=True), 4, 0.1, 0.02, generator=generator)
+    with torch.no_grad():
+        torch.testing.assert_close(negatives, autoencoder.decode(z))
+    ends = model.latent_chains(model.random_codes(6), steps=2)
+    torch.testing.assert_close(ends.norm(dim=1), torch.ones(6))  # spherical: the ends can start new chains
+    with pytest.raises(ValueError, match="data_steps must be an integer >= 0"):
+        model.sample(2, data_steps=-1)
+
+
+def test_persistent_chains_continue_from_their_stored_ends():
+    torch.manual_seed(0)
+    autoencoder = Autoencoder(8, latent=3, hidden=(6,), output=torch.nn.Sigmoid(), spherical=True)
+    model = NormalizedAutoencoder(autoencoder, temperature=0.5, bounds=(0.0, 1.0))
+    chains = PersistentChains(model, size=4, fresh=0.0, generator=torch.Generator().manual_seed(2))
+    before = chains.codes.clone()
+    negatives = chains.sample(1, steps=3)
+    assert negatives.shape == (1, 8) and not negatives.requires_grad
+    changed = (chains.codes != before).any(dim=1)
+    assert changed.sum() == 1 and torch.allclose(chains.codes.norm(dim=1), torch.ones(4))
+    # what came back is the decoding of the stored end of the chain that ran, which started from its old code
+    torch.testing.assert_close(negatives, model.decode_negatives(chains.codes[changed]))
+    # the same chain by hand, replaying the random numbers: codes, the row, the restart draw, the noise
+    generator = torch.Generator().manual_seed(2)
+    codes = model.random_codes(4, generator)
+    row = torch.randint(0, 4, (1,), generator=generator)
+    torch.rand(1, generator=generator)
+    end = model.latent_chains(codes[row], steps=3, generator=generator)
+    torch.testing.assert_close(chains.codes[changed], end)
+    # with fresh = 1 every chain restarts: the store is overwritten by chains from random codes
+    restarting = PersistentChains(model, size=3, fresh=1.0, generator=torch.Generator().manual_seed(3))
+    restarting.sample(30, steps=1)
+    assert torch.allclose(restarting.codes.norm(dim=1), torch.ones(3))
+
+
+def test_persistent_chains_argument_errors():
+    model = NormalizedAutoencoder(Autoencoder(4, latent=2, hidden=(3,)))
+    with pytest.raises(TypeError, match="model must be a NormalizedAutoencoder"):
+        PersistentChains(Autoencoder(4, latent=2))
+    with pytest.raises(ValueError, match=r"fresh must be a fraction in \[0, 1\]"):
+        PersistentChains(model, fresh=1.5)
+    with pytest.raises(ValueError, match="size must be a positive integer"):
+        PersistentChains(model, size=0)
+    with pytest.raises(ValueError, match=r"latent_chains expects a tensor of shape \(batch, 2\)"):
+        model.latent_chains(torch.zeros(3, 5))

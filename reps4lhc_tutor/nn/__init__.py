@@ -1,6 +1,6 @@
 """Torch modules of the course, one model family per file."""
 
-from .autoencoder import Autoencoder, NormalizedAutoencoder, langevin, nae_loss
+from .autoencoder import Autoencoder, NormalizedAutoencoder, PersistentChains, langevin, nae_loss
 from .autoregressive import AutoregressiveJets, autoregressive_loss, censored_loss
 from .bayesian import BayesianRegressor, VariationalLinear, sample_predictions, split_uncertainty
 from .cfm import MLPVelocity, TransformerVelocity, cfm_loss, cfm_sample, conditional_cfm_loss, sample_ode
@@ -36,6 +36,7 @@ __all__ = [
     "NormalInverseGamma",
     "NormalizedAutoencoder",
     "ParticleTransformer",
+    "PersistentChains",
     "SplineFlow",
     "TransformerVelocity",
     "VariationalLinear",

@@ -9,7 +9,8 @@ The normalized autoencoder (Yoon, Noh, Park 2021) reads the reconstruction error
 ``p(x) = exp(-E(x)) / Z`` with ``E(x) = |x - D(E(x))|^2 / T``, and trains it by maximum likelihood. The
 gradient of ``-log p`` over the data is ``<dE/dtheta>_data - <dE/dtheta>_model``: the second term needs
 samples of the model, drawn here by Langevin Markov chains (:func:`langevin`), first in the latent space on
-the energy of decoded points, then in the data space (:meth:`NormalizedAutoencoder.sample`). Every region
+the energy of decoded points, then in the data space (:meth:`NormalizedAutoencoder.sample`), or as
+persistent chains that go on from one training step to the next (:class:`PersistentChains`). Every region
 that the model reconstructs well but the data do not populate is then pushed up in energy, simple inputs
 included. :func:`nae_loss` is the loss of one batch.
 """
@@ -23,7 +24,7 @@ from torch import nn
 
 from .mlp import MLP, _check_positive_float, _check_positive_int
 
-__all__ = ["Autoencoder", "NormalizedAutoencoder", "langevin", "nae_loss"]
+__all__ = ["Autoencoder", "NormalizedAutoencoder", "PersistentChains", "langevin", "nae_loss"]
 
 Energy = Callable[[torch.Tensor], torch.Tensor]
 """A function from a batch ``(batch, ...)`` to one energy per event ``(batch,)``."""
@@ -40,6 +41,11 @@ def _check_batch(x: torch.Tensor, features: int, what: str) -> None:
         raise ValueError(f"{what} got {int((~torch.isfinite(x)).sum())} NaN or infinite values.")
 
 
+def _on_sphere(z: torch.Tensor) -> torch.Tensor:
+    """``z / |z|`` row by row, ``(batch, latent)``."""
+    return z / z.norm(dim=1, keepdim=True).clamp_min(1e-12)
+
+
 class Autoencoder(nn.Module):
     """``x (batch, in_features) -> z (batch, latent) -> x_hat (batch, in_features)``, two MLPs.
 
@@ -54,6 +60,11 @@ class Autoencoder(nn.Module):
     output
         Module applied to the decoder's output, e.g. ``torch.nn.Softplus()`` for non-negative pixels;
         ``None`` leaves it linear.
+    spherical
+        Put the latent codes on the unit sphere: :meth:`encode` normalises them and :meth:`decode` reads any
+        ``z`` by its direction ``z / |z|``. The latent space is then compact, so the normalized
+        autoencoder's latent chains can start anywhere on it and still start where the decoder puts
+        events (Yoon et al.).
 
     Examples
     --------
@@ -68,8 +79,12 @@ class Autoencoder(nn.Module):
         latent: int,
         hidden: Sequence[int] = (256, 64),
         output: nn.Module | None = None,
+        spherical: bool = False,
     ) -> None:
         super().__init__()
+        if not isinstance(spherical, bool):
+            raise TypeError(f"spherical must be True or False, got {spherical!r}.")
+        self.spherical = spherical
         self.in_features = _check_positive_int(in_features, "in_features")
         self.latent = _check_positive_int(latent, "latent")
         if output is not None and not isinstance(output, nn.Module):
@@ -83,12 +98,13 @@ class Autoencoder(nn.Module):
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """Latent codes ``(batch, latent)`` of events ``(batch, in_features)``."""
         _check_batch(x, self.in_features, "Autoencoder.encode")
-        return self.encoder(x)
+        z = self.encoder(x)
+        return _on_sphere(z) if self.spherical else z
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         """Events ``(batch, in_features)`` decoded from latent codes ``(batch, latent)``."""
         _check_batch(z, self.latent, "Autoencoder.decode")
-        return self.output(self.decoder(z))
+        return self.output(self.decoder(_on_sphere(z) if self.spherical else z))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """The reconstruction ``(batch, in_features)`` of ``x``."""
@@ -174,6 +190,40 @@ class NormalizedAutoencoder(nn.Module):
         """``E(D(z))``: the energy of the decoded latent points, ``(batch,)``."""
         return self.energy(self.autoencoder.decode(z))
 
+    def random_codes(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """``n`` latent codes uniform on the unit sphere, ``(n, latent)``: where the chains start.
+
+        This is the on-manifold initialisation of Yoon et al.: it covers the codes of a ``spherical``
+        autoencoder, so the chains start where the decoder puts its events rather than at random pixels.
+        """
+        n = _check_positive_int(n, "n")
+        device = next(self.parameters()).device
+        return _on_sphere(torch.randn(n, self.autoencoder.latent, generator=generator, device=device))
+
+    def latent_chains(
+        self,
+        start: torch.Tensor,
+        *,
+        steps: int = 20,
+        step_size: float = 0.1,
+        noise: float = 0.02,
+        generator: torch.Generator | None = None,
+    ) -> torch.Tensor:
+        """Langevin chains on ``E(D(z))`` from codes ``start`` ``(n, latent)``; their ends ``(n, latent)``.
+
+        The ends are put on the unit sphere for a ``spherical`` autoencoder, so that they can start the
+        next chains (see :class:`PersistentChains`). Gradients do not flow into the parameters.
+        """
+        _check_batch(start, self.autoencoder.latent, "NormalizedAutoencoder.latent_chains")
+        z = langevin(self.latent_energy, start, steps, step_size, noise, generator=generator)
+        return _on_sphere(z) if self.autoencoder.spherical else z
+
+    def decode_negatives(self, z: torch.Tensor) -> torch.Tensor:
+        """The events ``(n, in_features)`` decoded from codes ``z`` ``(n, latent)``, clipped to the bounds."""
+        with torch.no_grad():
+            x = self.autoencoder.decode(z)
+        return x.clamp(*self.bounds) if self.bounds is not None else x
+
     def sample(
         self,
         n: int,
@@ -188,24 +238,74 @@ class NormalizedAutoencoder(nn.Module):
     ) -> torch.Tensor:
         """Negative samples ``(n, in_features)``: latent chains on ``E(D(z))``, decoded, then data chains.
 
-        The latent chains start from ``N(0, 1)`` projected onto the unit sphere of the latent space (the
-        on-manifold initialisation of Yoon et al.), so that the data-space chains start where the decoder
-        puts its mass rather than at random pixels. Gradients do not flow into the parameters.
+        The latent chains start from :meth:`random_codes`. ``data_steps=0`` skips the data-space chains
+        and returns the decoded events. Gradients do not flow into the parameters.
         """
-        n = _check_positive_int(n, "n")
-        parameter = next(self.parameters())
-        z0 = torch.randn(n, self.autoencoder.latent, generator=generator, device=parameter.device)
-        z0 = z0 / z0.norm(dim=1, keepdim=True).clamp_min(1e-12)
-        z = langevin(
-            self.latent_energy, z0, latent_steps, latent_step_size, latent_noise, generator=generator
+        if isinstance(data_steps, bool) or not isinstance(data_steps, int) or data_steps < 0:
+            raise ValueError(f"data_steps must be an integer >= 0, got {data_steps!r}.")
+        z = self.latent_chains(
+            self.random_codes(n, generator),
+            steps=latent_steps,
+            step_size=latent_step_size,
+            noise=latent_noise,
+            generator=generator,
         )
-        with torch.no_grad():
-            x0 = self.autoencoder.decode(z)
-            if self.bounds is not None:
-                x0 = x0.clamp(*self.bounds)
+        x0 = self.decode_negatives(z)
+        if data_steps == 0:
+            return x0
         return langevin(
             self.energy, x0, data_steps, data_step_size, data_noise, bounds=self.bounds, generator=generator
         )
+
+
+class PersistentChains:
+    """Latent chains that go on from one training step to the next: a replay buffer of codes.
+
+    Short chains from random codes only find the low-energy regions near where they start. Persistent
+    chains (Tieleman 2008; the replay buffer of Du and Mordatch 2019) keep their ends, so over the training
+    every chain runs for many steps and follows the energy landscape as the model changes; a fraction
+    ``fresh`` of each batch restarts from :meth:`NormalizedAutoencoder.random_codes` to keep exploring.
+
+    Parameters
+    ----------
+    model
+        The normalized autoencoder whose latent energy the chains follow.
+    size
+        Number of stored codes.
+    fresh
+        Fraction of each batch started from random codes, in ``[0, 1]``.
+    generator
+        Random numbers for the initial codes, the choice of chains, the restarts and the chains' noise.
+    """
+
+    def __init__(
+        self,
+        model: NormalizedAutoencoder,
+        size: int = 2048,
+        fresh: float = 0.05,
+        generator: torch.Generator | None = None,
+    ) -> None:
+        if not isinstance(model, NormalizedAutoencoder):
+            raise TypeError(f"model must be a NormalizedAutoencoder, got {type(model).__name__}.")
+        if isinstance(fresh, bool) or not isinstance(fresh, int | float) or not 0 <= fresh <= 1:
+            raise ValueError(f"fresh must be a fraction in [0, 1], got {fresh!r}.")
+        self.model, self.fresh, self.generator = model, float(fresh), generator
+        self.codes = model.random_codes(_check_positive_int(size, "size"), generator)
+
+    def sample(self, n: int, *, steps: int = 20, step_size: float = 0.1, noise: float = 0.02) -> torch.Tensor:
+        """Continue ``n`` stored chains for ``steps`` steps; the decoded ends ``(n, in_features)``."""
+        n = _check_positive_int(n, "n")
+        device = self.codes.device
+        rows = torch.randint(0, len(self.codes), (n,), generator=self.generator, device=device)
+        start = self.codes[rows].clone()
+        restart = torch.rand(n, generator=self.generator, device=device) < self.fresh
+        if restart.any():
+            start[restart] = self.model.random_codes(int(restart.sum()), self.generator)
+        z = self.model.latent_chains(
+            start, steps=steps, step_size=step_size, noise=noise, generator=self.generator
+        )
+        self.codes[rows] = z
+        return self.model.decode_negatives(z)
 
 
 def nae_loss(
