@@ -68,6 +68,7 @@ NEEDS: dict[str, tuple[str, ...]] = {
     "06": (),
     "07": ("quark-gluon", "top-tagging"),
     "08": ("top-tagging", "quark-gluon"),
+    "09": ("top-tagging",),
 }
 # The source every loader of a chapter must take on Colab: official where the datasets have one; otherwise the
 # shipped sample, since Colab cannot install pythia8mc to generate.
