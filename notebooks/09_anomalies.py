@@ -210,9 +210,9 @@ print(f"  pT fraction pixels                  {linear_auc['QCD']:14.3f} {linear_
 # %% [markdown]
 # With square-root pixels the autoencoder trained on QCD finds top jets, and the one trained on top jets
 # finds QCD jets *worse than guessing*: it reconstructs them better than the top jets it was trained on.
-# With linear pixels the asymmetry is weaker, because both classes look alike where the error is large,
-# in the hard core. A score whose success depends on the pixel content and on which class we call
-# background is not a model-independent anomaly detector. The ROC curves, with the rejection of the
+# With linear pixels, where the few hardest pixels dominate the error, the committed run finds both
+# classes, and tops less well. A score whose success depends on the pixel content and on which class we
+# call background is not a model-independent anomaly detector. The ROC curves, with the rejection of the
 # trained class against the efficiency for the other:
 
 # %%
@@ -252,8 +252,7 @@ print("rank correlation of error and multiplicity:", {k: round(v, 2) for k, v in
 # is the complexity bias. Training on QCD jets, the bias and the signal point the same way, since top
 # jets are more complex; training on top jets, they point in opposite directions and the bias wins. A
 # reconstruction error is not a density: nothing in its training tells the network that a QCD jet, which
-# it has never seen, should come back badly. Here is
-# one through the top-trained autoencoder:
+# it has never seen, should come back badly. Here is one QCD jet through the top-trained autoencoder:
 
 # %%
 qcd_jet = images["test"][np.flatnonzero(~test_is_top)[0]]
