@@ -274,8 +274,8 @@ plt.show()
 #    \qquad Z_\theta = \int dx\, e^{-E_\theta(x)} , $$
 # and trains it by maximum likelihood. The gradient of the loss $-\langle \log p_\theta \rangle$ has two
 # terms,
-# $$ \nabla_\theta L = \big\langle \nabla_\theta E_\theta \big\rangle_\text{data}
-#    - \big\langle \nabla_\theta E_\theta \big\rangle_{p_\theta} : $$
+# $$ \nabla_\theta L = \big\langle \nabla_\theta E_\theta \big\rangle_\text{data} -
+#    \big\langle \nabla_\theta E_\theta \big\rangle_{p_\theta} : $$
 # lower the energy of the training jets, and raise it where the *model* puts its probability. The second
 # term is what a plain autoencoder lacks. If the model reconstructs QCD jets well, they carry probability,
 # show up among the model's samples, and get pushed up.
@@ -288,8 +288,8 @@ plt.show()
 # noise mostly lights up empty pixels, so we stop at the decoded images. Nor do we clip them to the
 # range of real pixels: a clipped image is not where the chain ended, and raising its energy does not
 # raise the energy where the model puts its probability. Written out, the loss of one batch is
-# $$ L = \langle E_\theta(x) \rangle_\text{data} - \langle E_\theta(x^-) \rangle_\text{negatives}
-#    + \gamma \langle E_\theta(x^-)^2 \rangle_\text{negatives} , $$
+# $$ L = \langle E_\theta(x) \rangle_\text{data} - \langle E_\theta(x^-) \rangle_\text{negatives} +
+#    \gamma \langle E_\theta(x^-)^2 \rangle_\text{negatives} , $$
 # where the last term keeps the negative energies from running away: it alone would hold them at
 # $1/(2\gamma) = 50$. We start from the trained autoencoders of section 2, set $T$ to their mean
 # training error, so that a typical training jet has $E \approx 1$, and fine-tune with a small learning
