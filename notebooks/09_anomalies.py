@@ -32,7 +32,7 @@
 # - measure the complexity bias by swapping signal and background, and say what the score tracks,
 # - train a normalized autoencoder with Langevin negative samples and read its energies.
 #
-# **Run time.** Under a minute at the ci profile (the shipped jets); about 10 minutes at the cpu profile
+# **Run time.** Under a minute at the ci profile (the shipped jets); about 5 minutes at the cpu profile
 # on 2 CPU cores, plus, on the first run, generating the 100k top and QCD jets of notebook 04a if they
 # are not cached (run notebook 04a first, or `reps4lhc data generate`). The gpu profile takes the
 # official dataset where it is reachable.
