@@ -167,10 +167,10 @@ def train_autoencoder(x, seed):
     return model.eval()
 
 
-def score(model, x):
-    """Reconstruction error (events,) of images x (events, 400), as a numpy array."""
+def score(score_fn, x):
+    """score_fn (events, 400) -> (events,), e.g. model.reconstruction_error, on numpy images x; numpy."""
     with torch.no_grad():
-        return model.reconstruction_error(torch.tensor(x, device=device)).cpu().numpy()
+        return score_fn(torch.tensor(x, device=device)).cpu().numpy()
 
 
 is_top = labels["train"] == 1
@@ -182,7 +182,9 @@ example = torch.tensor(images["test"][:3], device=device)
 model = autoencoders["QCD"]
 with torch.no_grad():
     by_hand = ((example - model.decode(model.encode(example))) ** 2).mean(1)
-print("MSE by hand:", by_hand.cpu().numpy(), " package:", score(autoencoders["QCD"], images["test"][:3]))
+print(
+    "MSE by hand:", by_hand.cpu().numpy(), " package:", score(model.reconstruction_error, images["test"][:3])
+)
 
 # %% [markdown]
 # Now the other direction, and both again on the linear $p_T$ fractions. Every autoencoder has the same
@@ -197,10 +199,10 @@ linear_autoencoders = {
 }
 test_is_top = labels["test"] == 1
 signal = {"QCD": test_is_top.astype(int), "top": (~test_is_top).astype(int)}  # the class not trained on
-ae_scores = {name: score(model, images["test"]) for name, model in autoencoders.items()}
+ae_scores = {name: score(model.reconstruction_error, images["test"]) for name, model in autoencoders.items()}
 ae_auc = {name: metrics.auc(signal[name], s) for name, s in ae_scores.items()}
 linear_auc = {
-    name: metrics.auc(signal[name], score(model, linear["test"]))
+    name: metrics.auc(signal[name], score(model.reconstruction_error, linear["test"]))
     for name, model in linear_autoencoders.items()
 }
 print("AUC for the class not trained on      trained on QCD   trained on top")
@@ -303,7 +305,7 @@ gamma = 0.01
 
 def normalized(model, x):
     """The NAE of a trained autoencoder, with T its mean error on the training images x (events, 400)."""
-    temperature = float(score(model, x[:2000]).mean())
+    temperature = float(score(model.reconstruction_error, x[:2000]).mean())
     return NormalizedAutoencoder(copy.deepcopy(model), temperature=temperature)  # negatives not clipped
 
 
@@ -362,13 +364,7 @@ for name, rows in [("QCD", ~is_top), ("top", is_top)]:
 print(f"{len(naes)} NAEs, {nae_steps} steps each, in {time.perf_counter() - start:.0f} s")
 
 
-def energy(model, x):
-    """NAE energy (events,) of images x (events, 400), as a numpy array."""
-    with torch.no_grad():
-        return model.energy(torch.tensor(x, device=device)).cpu().numpy()
-
-
-nae_scores = {name: energy(model, images["test"]) for name, model in naes.items()}
+nae_scores = {name: score(model.energy, images["test"]) for name, model in naes.items()}
 nae_auc = {name: metrics.auc(signal[name], s) for name, s in nae_scores.items()}
 
 # %% [markdown]
