@@ -31,6 +31,7 @@ __all__ = [
     "Cuts",
     "PowerLawLuminosity",
     "apply_cuts",
+    "beams",
     "generate",
     "generate_with_efficiency",
     "rambo",
@@ -205,10 +206,18 @@ def rambo(n_final: int, sqrt_s: ArrayLike, n_events: int, rng: np.random.Generat
     scale = (energy / total_mass)[:, None, None]
     final = scale * np.concatenate([rest_energy[..., None], rest_vec], axis=-1)
 
-    beams = np.zeros((n_events, 2, 4))
-    beams[:, :, 0] = energy[:, None] / 2
-    beams[:, 0, 3], beams[:, 1, 3] = energy / 2, -energy / 2
-    return np.concatenate([beams, final], axis=1)
+    return np.concatenate([beams(energy), final], axis=1)
+
+
+def beams(sqrt_s: NDArray[np.float64]) -> NDArray[np.float64]:
+    """The incoming partons ``(E, 0, 0, E)`` and ``(E, 0, 0, -E)`` with ``E = sqrt_s / 2``.
+
+    ``sqrt_s`` has shape ``(events,)``, in GeV; the result ``(events, 2, 4)``.
+    """
+    incoming = np.zeros((len(sqrt_s), 2, 4))
+    incoming[:, :, 0] = sqrt_s[:, None] / 2
+    incoming[:, 0, 3], incoming[:, 1, 3] = sqrt_s / 2, -sqrt_s / 2
+    return incoming
 
 
 def _check_momenta(momenta: ArrayLike) -> NDArray[np.floating]:
