@@ -2,12 +2,12 @@
 
 Notebooks import it as ``import reps4lhc_tutor as tutor`` and use :func:`setup`, :func:`pick`,
 :func:`expect` (with :func:`target` bands) and :func:`fit`; the submodules hold the physics, the datasets
-(`data`), losses, models (`nn`), preprocessing, metrics and plotting.
+(`data`), losses, models (`nn`), preprocessing, metrics, Monte Carlo integration and plotting.
 """
 
 from importlib import metadata
 
-from . import data, losses, metrics, nn, physics, plotting, preprocessing
+from . import data, integration, losses, metrics, nn, physics, plotting, preprocessing
 from .config import (
     PROFILES,
     Band,
@@ -42,6 +42,7 @@ __all__ = [
     "expect",
     "fit",
     "get_device",
+    "integration",
     "losses",
     "metrics",
     "nn",

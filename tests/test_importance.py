@@ -53,6 +53,7 @@ def trained(request):
         loss=request.param,
         buffer_steps=1,
         learning_rate=3e-3,
+        max_grad_norm=10.0,
         generator=torch.Generator().manual_seed(0),
         progress=False,
     )
@@ -157,6 +158,8 @@ def test_bad_arguments():
         train_importance_sampler(torch.nn.Linear(2, 2), ridge, 1, progress=False)
     with pytest.raises(ValueError, match="buffer_steps"):
         train_importance_sampler(flow, ridge, 1, buffer_steps=-1, progress=False)
+    with pytest.raises(ValueError, match="max_grad_norm"):
+        train_importance_sampler(flow, ridge, 1, max_grad_norm=0.0, progress=False)
     with pytest.raises(ValueError, match=r"shape \(batch,\)"):
         sample_weights(flow, lambda u: u, 10, progress=False)
     with pytest.raises(ValueError, match="finite and >= 0"):

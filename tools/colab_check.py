@@ -26,7 +26,7 @@ Run it with the project venv, which reads the generated jets:
 
 It exits non-zero when a cell fails or a loader did not take the expected source: the official one, or for a
 dataset without one (the Z -> mu mu + jets of 05a and 05b) the shipped sample, since pythia8mc cannot be
-installed there.
+installed there; a chapter that reads no data (10) must not call a loader at all.
 """
 
 from __future__ import annotations
@@ -59,8 +59,9 @@ CELL_TIMEOUT_S = 3600  # a cell of a cpu-profile notebook takes minutes; this ca
 GENERATED_JETS = {"top-tagging": 100_000, "quark-gluon": 20_000}
 QUARK_GLUON_FILES = 20
 # The chapters checked -> the official datasets each reads (none: e.g. zmumu, or the two zjets samples of one
-# file, which only generated and shipped files hold).
-NEEDS: dict[str, tuple[str, ...]] = {
+# file, which only generated and shipped files hold; None: the chapter reads no data at all, as chapter 10,
+# whose amplitudes are computed on the fly).
+NEEDS: dict[str, tuple[str, ...] | None] = {
     "04a": ("top-tagging",),
     "04b": ("quark-gluon",),
     "05a": (),
@@ -69,10 +70,14 @@ NEEDS: dict[str, tuple[str, ...]] = {
     "07": ("quark-gluon", "top-tagging"),
     "08": ("top-tagging", "quark-gluon"),
     "09": ("top-tagging",),
+    "10": None,
 }
 # The source every loader of a chapter must take on Colab: official where the datasets have one; otherwise the
 # shipped sample, since Colab cannot install pythia8mc to generate.
-EXPECTED_SOURCE = {chapter: "official" if datasets else "shipped" for chapter, datasets in NEEDS.items()}
+EXPECTED_SOURCE = {
+    chapter: "none" if datasets is None else "official" if datasets else "shipped"
+    for chapter, datasets in NEEDS.items()
+}
 TOP_TAGGING_WIDTH = 200  # constituents per jet in the official top-tagging files
 SOURCE_LINE = re.compile(r"^(?P<dataset>[\w-]+): source='auto' -> '(?P<source>\w+)' \((?P<why>.*)\)$")
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -132,7 +137,7 @@ class NotebookResult:
     """What one notebook run showed."""
 
     stem: str
-    expected_source: str  # "official" or "shipped" (EXPECTED_SOURCE)
+    expected_source: str  # "official", "shipped" or "none" (EXPECTED_SOURCE)
     returncode: int
     wall_s: float
     executed: Path
@@ -145,7 +150,10 @@ class NotebookResult:
 
     @property
     def expected(self) -> bool:
-        """Every loader line names the expected source, and there is at least one."""
+        """Every loader line names the expected source, and there is at least one (none for a chapter that
+        reads no data)."""
+        if self.expected_source == "none":
+            return not self.source_lines
         found = [SOURCE_LINE.match(line) for line in self.source_lines]
         return bool(found) and all(m is not None and m["source"] == self.expected_source for m in found)
 
@@ -654,7 +662,7 @@ def check(args: argparse.Namespace) -> int:
     if args.venv_only:
         return 0
     # the probe reads top-tagging
-    datasets = {dataset for name in args.notebooks for dataset in NEEDS[name]} | {"top-tagging"}
+    datasets = {dataset for name in args.notebooks for dataset in NEEDS[name] or ()} | {"top-tagging"}
     sizes = {"top-tagging": args.top_tagging_jets, "quark-gluon": args.quark_gluon_jets}
     mirrors = make_mirrors(datasets, args.seed, sizes)
     out = args.out or Path(tempfile.mkdtemp(prefix="reps4lhc-colab-out-"))

@@ -9,6 +9,7 @@ from .diffusion import DDPM, ddpm_loss
 from .ensembles import EnsembleRegressor, GeneratorEnsemble, repulsive_ensemble_loss
 from .evidential import EvidentialRegressor, NormalInverseGamma, evidential_loss
 from .flows import SplineFlow, flow_loss
+from .importance import UnitCubeFlow, kl_loss, sample_weights, train_importance_sampler, variance_loss
 from .lgatr import LGATrRegressor
 from .lloca import LLoCaRegressor
 from .mlp import MLP
@@ -39,6 +40,7 @@ __all__ = [
     "PersistentChains",
     "SplineFlow",
     "TransformerVelocity",
+    "UnitCubeFlow",
     "VariationalLinear",
     "autoregressive_loss",
     "censored_loss",
@@ -48,11 +50,15 @@ __all__ = [
     "ddpm_loss",
     "evidential_loss",
     "flow_loss",
+    "kl_loss",
     "langevin",
     "nae_loss",
     "pool_particles",
     "repulsive_ensemble_loss",
     "sample_ode",
     "sample_predictions",
+    "sample_weights",
     "split_uncertainty",
+    "train_importance_sampler",
+    "variance_loss",
 ]

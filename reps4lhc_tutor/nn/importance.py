@@ -213,6 +213,7 @@ def train_importance_sampler(
     buffer_steps: int = 0,
     buffer_size: int = 20_000,
     learning_rate: float = 1e-3,
+    max_grad_norm: float | None = None,
     generator: torch.Generator | None = None,
     progress: bool = True,
 ) -> ImportanceHistory:
@@ -240,6 +241,9 @@ def train_importance_sampler(
         How many of the latest points the buffer keeps.
     learning_rate : float
         Adam's initial learning rate.
+    max_grad_norm : float, optional
+        Clip the gradient norm of every step to this value: a single point with a huge weight otherwise
+        throws the flow far in one step. ``None``: no clipping.
     generator : torch.Generator, optional
         Draws the buffer batches (the flow's own sampling uses torch's global generator).
     progress : bool
@@ -259,6 +263,8 @@ def train_importance_sampler(
         raise ValueError(f"buffer_steps must be an integer >= 0, got {buffer_steps!r}.")
     buffer_size = _check_positive_int(buffer_size, "buffer_size")
     optimizer = torch.optim.Adam(flow.parameters(), lr=_check_positive_float(learning_rate, "learning_rate"))
+    if max_grad_norm is not None:
+        max_grad_norm = _check_positive_float(max_grad_norm, "max_grad_norm")
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=iterations * (1 + buffer_steps))
     device = next(flow.parameters()).device
     buffer: list[torch.Tensor] = []  # u, f, log q_s of the latest points, concatenated
@@ -267,6 +273,8 @@ def train_importance_sampler(
         value = loss_fn(flow.log_prob(u), f, log_q_sample)
         optimizer.zero_grad()
         value.backward()
+        if max_grad_norm is not None:
+            torch.nn.utils.clip_grad_norm_(flow.parameters(), max_grad_norm)
         optimizer.step()
         schedule.step()
         return value.item()

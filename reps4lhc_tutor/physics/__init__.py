@@ -4,6 +4,8 @@
   metric ``(+, -, -, -)``: invariants, collider coordinates, boosts and rotations.
 * :mod:`~reps4lhc_tutor.physics.electroweak` -- leading-order e+e- -> mu+mu- through photon and Z exchange.
 * :mod:`~reps4lhc_tutor.physics.phasespace` -- RAMBO phase space for massless final states, generation cuts.
+* :mod:`~reps4lhc_tutor.physics.hypercube` -- massless phase space as a map of the unit hypercube with a
+  constant Jacobian ("RAMBO on diet"), for importance samplers.
 * :mod:`~reps4lhc_tutor.physics.amplitudes` -- exact tree-level n-gluon amplitudes (Berends–Giele recursion),
   full and leading colour.
 * :mod:`~reps4lhc_tutor.physics.noise` -- noise models for regression targets.
@@ -24,6 +26,7 @@ from . import (
     constituents,
     dimuon,
     electroweak,
+    hypercube,
     images,
     jets,
     lorentz,
@@ -39,6 +42,7 @@ __all__ = [
     "constituents",
     "dimuon",
     "electroweak",
+    "hypercube",
     "images",
     "jets",
     "lorentz",
