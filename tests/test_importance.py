@@ -143,6 +143,21 @@ def test_save_load_and_device(device):
         np.testing.assert_allclose(restored.log_prob(u.to(device)).cpu(), expected, atol=1e-5)
 
 
+def test_gradient_clipping_is_applied():
+    """A clip far below Adam's epsilon leaves the flow where it was; without it one step moves it."""
+    moved = {}
+    for clip in (None, 1e-12):
+        torch.manual_seed(5)
+        flow = _flow()
+        before = [p.detach().clone() for p in flow.parameters()]
+        train_importance_sampler(flow, ridge, 1, 64, max_grad_norm=clip, progress=False)
+        moved[clip] = max(
+            (p.detach() - b).abs().max().item() for p, b in zip(flow.parameters(), before, strict=True)
+        )
+    assert moved[None] > 1e-4
+    assert moved[1e-12] < 1e-6
+
+
 def test_float64_flow():
     torch.manual_seed(4)
     flow = _flow(2).double()
