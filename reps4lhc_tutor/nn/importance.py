@@ -31,6 +31,7 @@ from numpy.typing import NDArray
 from torch.distributions import AffineTransform
 from tqdm.auto import tqdm
 
+from ..integration import relative_std
 from .flows import SPLINE_BOUND, SplineFlow
 from .mlp import _check_positive_float, _check_positive_int
 
@@ -287,8 +288,8 @@ def train_importance_sampler(
         f = _evaluate(integrand, u)
         weights = (f * torch.exp(-log_q_sample.to(torch.float64))).cpu().numpy()
         history.integral.append(float(weights.mean()))
-        history.relative_std.append(float(weights.std(ddof=1) / weights.mean()) if weights.any() else np.inf)
-        history.calls.append(len(history.calls) * batch_size + batch_size)
+        history.relative_std.append(relative_std(weights))  # raises if no fresh point passed the cuts
+        history.calls.append((len(history.calls) + 1) * batch_size)
         history.loss.append(step(u, f, log_q_sample))
         bar.set_postfix(rel_std=f"{history.relative_std[-1]:.3g}")
         if buffer_steps:
